@@ -1,0 +1,39 @@
+# Two commands matter: `make run` (set up what is missing, start the app) and
+# `make test` (set up what is missing, run every test). Everything else is a step of those.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+PORT   ?= 8501
+
+.PHONY: run test setup graphviz chromium bench clean
+
+run: setup
+	$(VENV)/bin/streamlit run Home.py --server.port $(PORT)
+
+test: setup chromium
+	$(PY) -m pytest
+
+bench: setup
+	$(PY) -m explorer bench
+
+setup: $(STAMP) graphviz
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed: install python3 and python3-venv."; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+# Graphviz's `dot` lays the graphs out. On Debian/Ubuntu as root we install it; elsewhere we say what to install.
+graphviz:
+	@command -v dot >/dev/null || ./.ci/install-system-package dot graphviz
+
+# Debian's Chromium drives the browser tests (Playwright never downloads a browser here).
+chromium:
+	@test -x /usr/bin/chromium || ./.ci/install-system-package /usr/bin/chromium chromium fonts-dejavu-core
+
+clean:
+	rm -rf $(VENV) .pytest_cache test-artifacts
