@@ -1,0 +1,164 @@
+"""Record: run the real `.backward()` and write down what the engine did, node by node.
+
+Every backward node of the captured graph gets a pre-hook (the gradient arriving) and a
+post-hook (the gradients leaving, one per input edge). Post-hooks fire as the engine finishes
+each node, so the list of events is the engine's real execution order, not a guess from the
+graph's shape. At an AccumulateGrad the leaf's `.grad` is read before and after, so the
+accumulation is recorded as it happened. The hooks are removed before this returns.
+
+Note what the engine does with a leaf used twice (y in x*y + y**3): both contributions are
+summed in the node's input buffer and AccumulateGrad runs once, with the sum. The events show
+it: the two edges' gradients leave two different nodes, one sum arrives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+
+from explorer.errors import GraphFreedError
+from explorer.graph import Graph, trace
+from explorer.values import to_plain
+
+FREED_GRAPH_WORDS = "backward through the graph a second time"
+
+
+@dataclass(frozen=True)
+class EdgeGrad:
+    """The gradient one backward node sends along one of its input edges."""
+
+    slot: int  # the position in next_functions
+    to: str | None  # the node that receives it; None when that input needs no gradient (a constant)
+    value: Any  # plain numbers, or None for a big tensor or no gradient
+    shape: tuple[int, ...] | None
+
+
+@dataclass(frozen=True)
+class BackwardEvent:
+    """One backward node running: what arrived, what left along each edge, and a leaf's .grad."""
+
+    step: int
+    node: str
+    name: str
+    grads_in: tuple  # one per output of the forward op (usually one)
+    grads_out: tuple[EdgeGrad, ...]
+    leaf: str | None = None  # AccumulateGrad only: the leaf whose .grad it writes
+    grad_before: Any = None
+    grad_after: Any = None
+
+    @property
+    def local_derivative(self):
+        """For a scalar op with one incoming gradient: d(out)/d(input) per edge, i.e. sent / arrived."""
+        arrived = self.grads_in[0] if len(self.grads_in) == 1 else None
+        if not isinstance(arrived, float) or arrived == 0.0:
+            return None
+        return tuple(g.value / arrived if isinstance(g.value, float) else None for g in self.grads_out)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["local_derivative"] = self.local_derivative
+        return data
+
+
+@dataclass
+class BackwardPass:
+    """One call of .backward(): the graph it ran through and the events in engine order."""
+
+    graph: Graph
+    events: list[BackwardEvent]
+    seed: Any  # the gradient the output starts with: 1.0 for a scalar
+    grads_before: dict[str, Any]  # leaf name -> .grad before the call (None if it was None)
+    grads_after: dict[str, Any]
+    retain_graph: bool = False
+
+    def event_at(self, node_id: str) -> BackwardEvent | None:
+        return next((e for e in self.events if e.node == node_id), None)
+
+    def to_dict(self, with_graph: bool = True) -> dict:
+        data = {
+            "seed": self.seed,
+            "retain_graph": self.retain_graph,
+            "events": [event.to_dict() for event in self.events],
+            "grads_before": self.grads_before,
+            "grads_after": self.grads_after,
+        }
+        if with_graph:
+            data["graph"] = self.graph.to_dict()
+        return data
+
+
+def record_backward(
+    output: torch.Tensor,
+    params: dict[str, torch.Tensor],
+    output_name: str = "f",
+    retain_graph: bool = False,
+) -> BackwardPass:
+    """Run `output.backward()` for real and return what happened. Raises GraphFreedError on a freed graph."""
+    graph, live = trace(output, params, output_name)
+    leaf_of = {edge.dst: edge.src for edge in graph.edges if edge.kind == "leaf"}
+    leaf_tensor = {node_id: fn.variable for node_id, fn in live.items() if hasattr(fn, "variable")}
+    arrived: dict[str, tuple] = {}
+    before: dict[str, Any] = {}
+    events: list[BackwardEvent] = []
+    handles = []
+
+    def plain_all(grads):
+        return tuple(to_plain(g) for g in grads)
+
+    for node_id, fn in live.items():
+        def pre_hook(grad_outputs, node_id=node_id):
+            arrived[node_id] = plain_all(grad_outputs)
+            if node_id in leaf_tensor:
+                before[node_id] = to_plain(leaf_tensor[node_id].grad)
+
+        def post_hook(grad_inputs, grad_outputs, node_id=node_id, fn=fn):
+            sent = tuple(
+                EdgeGrad(slot, _id_of(live_ids, next_fn), to_plain(grad), _shape(grad))
+                for slot, ((next_fn, _), grad) in enumerate(zip(fn.next_functions, grad_inputs))
+            )
+            is_leaf = node_id in leaf_tensor
+            events.append(BackwardEvent(
+                step=len(events),
+                node=node_id,
+                name=graph.node(node_id).name,
+                grads_in=arrived.get(node_id, plain_all(grad_outputs)),
+                grads_out=sent,
+                leaf=leaf_of.get(node_id),
+                grad_before=before.get(node_id) if is_leaf else None,
+                grad_after=to_plain(leaf_tensor[node_id].grad) if is_leaf else None,
+            ))
+
+        handles.append(fn.register_prehook(pre_hook))
+        handles.append(fn.register_hook(post_hook))
+
+    live_ids = {fn: node_id for node_id, fn in live.items()}
+    leaves = {graph.node(leaf_id).name or leaf_id: leaf_tensor[acc_id] for acc_id, leaf_id in leaf_of.items()}
+    grads_before = {name: to_plain(t.grad) for name, t in leaves.items()}
+    try:
+        output.backward(retain_graph=retain_graph) if output.dim() == 0 else output.backward(
+            torch.ones_like(output), retain_graph=retain_graph)
+    except RuntimeError as error:
+        if FREED_GRAPH_WORDS in str(error):
+            raise GraphFreedError(str(error)) from None
+        raise
+    finally:
+        for handle in handles:
+            handle.remove()
+    return BackwardPass(
+        graph=graph,
+        events=events,
+        seed=to_plain(torch.ones_like(output)),
+        grads_before=grads_before,
+        grads_after={name: to_plain(t.grad) for name, t in leaves.items()},
+        retain_graph=retain_graph,
+    )
+
+
+def _id_of(live_ids: dict, next_fn) -> str | None:
+    return None if next_fn is None else live_ids.get(next_fn)
+
+
+def _shape(grad) -> tuple[int, ...] | None:
+    return None if grad is None else tuple(grad.shape)

@@ -1,0 +1,139 @@
+"""Repeated .backward() calls on leaves that persist, as a training loop makes them.
+
+Each call rebuilds the function from the same leaf tensors (a fresh graph, as the seed's loop
+does), runs a recorded backward, and PyTorch adds the new gradient to whatever `.grad` holds.
+Between calls the student may zero `.grad` in place, set it to None, or do nothing. Running
+backward a second time through the *same* graph is offered too: it fails the way PyTorch
+fails unless the previous call kept the graph with retain_graph=True.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+
+from explorer.backward import BackwardPass, record_backward
+from explorer.errors import ExplorerError, GraphFreedError
+from explorer.graph import Graph, capture
+from explorer.values import parse_number, to_plain
+
+# What happens to .grad between calls: nothing, x.grad.zero_(), or x.grad = None.
+ZERO_MODES = ("none", "zero", "set-none")
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One thing the student did, and every leaf's .grad right after it."""
+
+    number: int
+    action: str  # "backward", "backward (same graph)", "zero_()", "set to None", "refused"
+    grads: dict[str, Any]
+    message: str = ""
+
+    def to_dict(self) -> dict:
+        return {"number": self.number, "action": self.action, "grads": self.grads, "message": self.message}
+
+
+@dataclass
+class BackwardSession:
+    """One student's leaves and everything done to them. Lives in that student's session only."""
+
+    fn: Callable[..., torch.Tensor]
+    values: dict[str, Any]
+    output_name: str = "f"
+    leaves: dict[str, torch.Tensor] = field(init=False)
+    passes: list[BackwardPass] = field(init=False, default_factory=list)
+    history: list[HistoryEntry] = field(init=False, default_factory=list)
+
+    def __post_init__(self):
+        self.leaves = {
+            name: torch.tensor(parse_number(value, name) if not isinstance(value, list) else value,
+                               dtype=torch.float32, requires_grad=True)
+            for name, value in self.values.items()
+        }
+        self._last_output: torch.Tensor | None = None
+        self._last_retained = False
+
+    # -- the function --------------------------------------------------------------------
+    def forward(self) -> torch.Tensor:
+        output = self.fn(**self.leaves)
+        if isinstance(output, torch.Tensor) and output.numel() != 1:
+            raise ExplorerError(
+                f"{self.output_name} has {output.numel()} values; .backward() needs a single number. "
+                "Reduce it first, for example with sum(...)."
+            )
+        return output
+
+    def graph(self) -> Graph:
+        """The graph a call would run through, built without running backward."""
+        return capture(self.forward(), self.leaves, self.output_name)
+
+    def value(self) -> float:
+        with torch.no_grad():
+            return to_plain(self.fn(**self.leaves))
+
+    # -- actions ---------------------------------------------------------------------------
+    def backward(self, retain_graph: bool = False) -> BackwardPass:
+        """Build the function again from the same leaves and call .backward() on it."""
+        output = self.forward()
+        record = record_backward(output, self.leaves, self.output_name, retain_graph=retain_graph)
+        self._keep(output, retain_graph, record, "backward")
+        return record
+
+    def backward_same_graph(self) -> BackwardPass:
+        """Call .backward() again on the last call's output, without building it again."""
+        if self._last_output is None:
+            raise ExplorerError("There is no graph yet: call .backward() once first.")
+        retain = self._last_retained
+        try:
+            record = record_backward(self._last_output, self.leaves, self.output_name, retain_graph=retain)
+        except GraphFreedError as error:
+            self._note("refused", message=error.pytorch_message)
+            raise
+        self._keep(self._last_output, retain, record, "backward (same graph)")
+        return record
+
+    def zero_grad(self, mode: str) -> None:
+        """'zero': x.grad.zero_() (a tensor of zeros stays); 'set-none': x.grad = None; 'none': nothing."""
+        if mode not in ZERO_MODES:
+            raise ExplorerError(f"Unknown zeroing \"{mode}\"; choose one of {', '.join(ZERO_MODES)}.")
+        if mode == "none":
+            return
+        for leaf in self.leaves.values():
+            if mode == "zero" and leaf.grad is not None:
+                leaf.grad.zero_()
+            elif mode == "set-none":
+                leaf.grad = None
+        self._note("zero_()" if mode == "zero" else "set to None")
+
+    def grads(self) -> dict[str, Any]:
+        return {name: to_plain(leaf.grad) for name, leaf in self.leaves.items()}
+
+    def grad_history(self, name: str) -> list[Any]:
+        """A leaf's .grad after each backward call, in order: [6, 12, 18] for x = 3 without zeroing."""
+        return [entry.grads[name] for entry in self.history if entry.action.startswith("backward")]
+
+    # -- bookkeeping ---------------------------------------------------------------------
+    def _keep(self, output, retained, record, action) -> None:
+        self._last_output, self._last_retained = output, retained
+        self.passes.append(record)
+        self._note(action)
+
+    def _note(self, action: str, message: str = "") -> None:
+        self.history.append(HistoryEntry(len(self.history) + 1, action, self.grads(), message))
+
+
+def run_calls(fn, values: dict[str, Any], calls: int, zero: str = "none", output_name: str = "f") -> BackwardSession:
+    """`calls` backward calls with the given zeroing between them (the CLI and tests use this)."""
+    if not isinstance(calls, int) or calls < 1:
+        raise ExplorerError(f"The number of calls must be 1 or more, not {calls}.")
+    if zero not in ZERO_MODES:
+        raise ExplorerError(f"Unknown zeroing \"{zero}\"; choose one of {', '.join(ZERO_MODES)}.")
+    session = BackwardSession(fn, values, output_name)
+    for call in range(calls):
+        if call > 0:
+            session.zero_grad(zero)
+        session.backward()
+    return session

@@ -1,0 +1,28 @@
+"""Errors a student can cause. Each carries a message written for the student, not a traceback."""
+
+
+class ExplorerError(Exception):
+    """A problem with the student's input or action; `str(error)` is ready to show on screen."""
+
+
+class BadValueError(ExplorerError):
+    """A value that is not a finite number."""
+
+
+class UnknownLessonError(ExplorerError):
+    """A lesson id that the registry does not hold."""
+
+
+class GraphFreedError(ExplorerError):
+    """A second .backward() through a graph whose saved tensors were already freed."""
+
+    def __init__(self, pytorch_message: str):
+        self.pytorch_message = pytorch_message
+        super().__init__(
+            "PyTorch refused: \"" + pytorch_message.split(". ")[0] + ".\"\n\n"
+            "The first .backward() freed the values this graph had saved for the chain rule "
+            "(for x**2 that is x itself), so there is nothing left to differentiate with. "
+            "Either build the function again (the \"Call .backward()\" button does that, as a "
+            "training loop does each step), or pass retain_graph=True to the first .backward() "
+            "to keep the saved values for a second pass."
+        )

@@ -1,0 +1,67 @@
+"""The one colour legend. Every view and every export takes its colours from here.
+
+It keeps torchviz's visual language, so a student who has seen `make_dot` reads ours at once:
+
+    leaf tensor (a variable you created, requires_grad=True)  light blue
+    saved tensor (a value a backward node kept for later)     orange
+    output tensor (the function's result)                      light green
+    backward op (PowBackward0, MulBackward0, ...)              light grey
+    AccumulateGrad (writes a leaf's .grad)                     light grey, blue border
+
+and adds two colours for the backward pass: the node the engine is running now, and the
+gradients travelling along the edges.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Palette:
+    background: str
+    text: str
+    edge: str
+    leaf: str
+    saved: str
+    output: str
+    op: str
+    accumulate_border: str
+    active: str  # the node running now
+    gradient: str  # gradient values on edges and the edges they travel
+    done: str  # border of nodes that already ran
+
+
+LIGHT = Palette(
+    background="#ffffff",
+    text="#111111",
+    edge="#555555",
+    leaf="#add8e6",  # torchviz's lightblue
+    saved="#ffa500",  # torchviz's orange
+    output="#caff70",  # torchviz's darkolivegreen1
+    op="#d3d3d3",  # Graphviz's default fill, lightgrey, as torchviz leaves it
+    accumulate_border="#1f5fa8",
+    active="#ffd21f",
+    gradient="#c0392b",
+    done="#2e7d32",
+)
+
+KIND_LABELS = {
+    "leaf": "leaf tensor (requires_grad=True)",
+    "saved": "saved tensor (kept for backward)",
+    "output": "output tensor",
+    "op": "backward op",
+    "accumulate": "AccumulateGrad (writes .grad)",
+}
+
+
+def fill_for(kind: str, palette: Palette = LIGHT) -> str:
+    return {"leaf": palette.leaf, "saved": palette.saved, "output": palette.output}.get(kind, palette.op)
+
+
+def legend_items(palette: Palette = LIGHT) -> list[tuple[str, str]]:
+    """(colour, meaning) pairs in the order a legend shows them."""
+    return [(fill_for(kind, palette), label) for kind, label in KIND_LABELS.items()] + [
+        (palette.active, "running now (animation)"),
+        (palette.gradient, "gradient flowing back"),
+    ]

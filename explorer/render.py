@@ -1,0 +1,115 @@
+"""Render: a Graph (and, optionally, a backward pass) -> DOT text -> SVG through Graphviz's dot.
+
+The DOT text is a pure function of the graph, so it is stable across runs and can key a
+cache of layouts. Nodes and edges carry ids (n0..., e0...) that survive into the SVG, where
+the animation player finds them.
+"""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import subprocess
+
+from explorer.backward import BackwardPass
+from explorer.errors import ExplorerError
+from explorer.graph import ACCUMULATE, INPUT, LEAF, OUTPUT, SAVED, SAVED_EDGE, Graph, Node
+from explorer.legend import LIGHT, Palette, fill_for
+from explorer.values import format_number
+
+LAYOUT_SECONDS = 20  # a layout that takes longer is stopped with a clear message
+
+
+def node_label(node: Node, grad=None, show_grad: bool = False) -> str:
+    """The text of a node, torchviz-style: name, then shape, then the value of a small tensor."""
+    if node.kind in (LEAF, SAVED, OUTPUT):
+        lines = [node.name or "(unnamed leaf)", _shape_text(node.shape)]
+        if node.value is not None:
+            lines.append("= " + format_number(node.value))
+        if node.kind == SAVED and node.refers_to is not None:
+            lines.append("(the same tensor)")
+        if node.kind == LEAF and show_grad:
+            lines.append("grad = " + format_number(grad))
+        return "\n".join(lines)
+    lines = [node.name]
+    if node.attrs:
+        lines.append("-" * max(len(node.name), 8))
+        lines += [f"{key}: {value}" for key, value in node.attrs]
+    return "\n".join(lines)
+
+
+def to_dot(graph: Graph, backward: BackwardPass | None = None, palette: Palette = LIGHT, font_size: int = 12) -> str:
+    """DOT text for the graph. With a backward pass, leaves show their .grad and edges the gradient sent."""
+    grad_of_leaf = {}
+    sent_along = {}
+    if backward is not None:
+        for event in backward.events:
+            if event.leaf is not None:
+                grad_of_leaf[event.leaf] = event.grad_after
+            for sent in event.grads_out:
+                sent_along[(event.node, sent.slot)] = sent.value
+    lines = [
+        "digraph autograd {",
+        f'  graph [bgcolor="{palette.background}" ordering=in ranksep=0.3 nodesep=0.3 fontname="monospace"];',
+        f'  node [shape=box style="filled,rounded" fontname="monospace" fontsize={font_size} '
+        f'fontcolor="{palette.text}" color="{palette.edge}" height=0.3];',
+        f'  edge [color="{palette.edge}" fontname="monospace" fontsize={font_size - 1} fontcolor="{palette.gradient}"];',
+    ]
+    for node in graph.nodes:
+        attrs = {
+            "id": node.id,
+            "label": node_label(node, grad_of_leaf.get(node.id), show_grad=backward is not None),
+            "fillcolor": fill_for(node.kind, palette),
+            "class": f"kind-{node.kind}",
+        }
+        if node.kind == ACCUMULATE:
+            attrs["color"] = palette.accumulate_border
+            attrs["penwidth"] = "2"
+        lines.append(f"  {node.id} [{_attr_list(attrs)}];")
+    for index, edge in enumerate(graph.edges):
+        attrs = {"id": f"e{index}", "class": f"edge-{edge.kind}"}
+        if edge.kind == SAVED_EDGE:
+            attrs.update({"dir": "none", "style": "dashed", "color": palette.saved})
+        if edge.kind == INPUT and (edge.dst, edge.slot) in sent_along:
+            attrs["label"] = " " + format_number(sent_along[(edge.dst, edge.slot)])
+        lines.append(f"  {edge.src} -> {edge.dst} [{_attr_list(attrs)}];")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def to_svg(dot_text: str) -> str:
+    """Lay out DOT text with the real `dot` and return the SVG. Cached by the text itself."""
+    return _layout(dot_text, "svg").decode("utf-8")
+
+
+def to_format(dot_text: str, fmt: str) -> bytes:
+    """Any format `dot` writes (svg, png, pdf), from DOT text."""
+    return _layout(dot_text, fmt)
+
+
+@functools.lru_cache(maxsize=256)
+def _layout(dot_text: str, fmt: str) -> bytes:
+    binary = shutil.which("dot")
+    if binary is None:
+        raise ExplorerError("Graphviz's `dot` program is not installed, so the graph cannot be drawn. "
+                            "Run `make run`, which installs it, or install the `graphviz` package.")
+    try:
+        done = subprocess.run([binary, f"-T{fmt}"], input=dot_text.encode("utf-8"), capture_output=True,
+                              timeout=LAYOUT_SECONDS, check=False)
+    except subprocess.TimeoutExpired:
+        raise ExplorerError(f"This graph is too large to lay out within {LAYOUT_SECONDS} seconds.") from None
+    if done.returncode != 0:
+        raise ExplorerError("Graphviz could not draw this graph: " + done.stderr.decode("utf-8", "replace").strip())
+    return done.stdout
+
+
+def _shape_text(shape) -> str:
+    return "(" + ", ".join(str(n) for n in shape) + ")" if shape is not None else ""
+
+
+def _attr_list(attrs: dict[str, str]) -> str:
+    return " ".join(f'{key}="{_escape(str(value))}"' for key, value in attrs.items())
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")

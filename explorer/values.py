@@ -1,0 +1,61 @@
+"""Turning what a student typed into numbers, and tensors into plain numbers for display."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from explorer.errors import BadValueError
+
+# Tensors up to this many elements have their values recorded and drawn; bigger ones show a shape only.
+SMALL_TENSOR_ELEMENTS = 16
+
+
+def parse_number(text: str, name: str = "the value") -> float:
+    """A finite float from a student's text, or a BadValueError that says what went wrong."""
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        number = float(text)
+    else:
+        cleaned = str(text).strip().replace("\u2212", "-")  # a typographic minus sign pasted from a page
+        if not cleaned:
+            raise BadValueError(f"Please give {name} a number, for example 3 or -1.5.")
+        try:
+            number = float(cleaned)
+        except ValueError:
+            raise BadValueError(f"{name} must be a number, such as 3 or -1.5; \"{text}\" is not one.") from None
+    if math.isnan(number):
+        raise BadValueError(f"{name} is NaN (not a number); gradients of NaN are NaN. Please use a finite number.")
+    if math.isinf(number):
+        raise BadValueError(f"{name} is infinite; please use a finite number.")
+    return number
+
+
+def to_plain(tensor: torch.Tensor | None):
+    """A small tensor as a float or nested lists (copied to the CPU first); None for a big or missing one."""
+    if tensor is None:
+        return None
+    if tensor.numel() > SMALL_TENSOR_ELEMENTS:
+        return None
+    data = tensor.detach().to("cpu")
+    if data.is_complex():
+        return str(data.tolist())
+    if data.dtype == torch.bool:
+        return data.tolist()
+    data = data.double()
+    return data.item() if data.dim() == 0 else data.tolist()
+
+
+def format_number(value) -> str:
+    """Short text for a number or nested list: 6.0 -> '6', 25.5 -> '25.5', 1/3 -> '0.3333'."""
+    if value is None:
+        return "None"
+    if isinstance(value, list):
+        return "[" + ", ".join(format_number(v) for v in value) + "]"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if math.isnan(value) or math.isinf(value):
+        return str(value)
+    if value == int(value) and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.4g}"
