@@ -13,21 +13,24 @@ import subprocess
 
 from explorer.backward import BackwardPass
 from explorer.errors import ExplorerError
-from explorer.graph import ACCUMULATE, INPUT, LEAF, OUTPUT, SAVED, SAVED_EDGE, Graph, Node
+from explorer.graph import ACCUMULATE, INPUT, LEAF, OUTPUT, OUTPUT_EDGE, SAVED, SAVED_EDGE, Graph, Node
 from explorer.legend import LIGHT, Palette, fill_for
 from explorer.values import format_number
 
 LAYOUT_SECONDS = 20  # a layout that takes longer is stopped with a clear message
 
 
-def node_label(node: Node, grad=None, show_grad: bool = False) -> str:
-    """The text of a node, torchviz-style: name, then shape, then the value of a small tensor."""
+def node_label(node: Node, grad=None, show_grad: bool = False, same_as: str | None = None) -> str:
+    """The text of a node, torchviz-style: name, then shape, then the value of a small tensor.
+
+    `same_as` names the leaf a saved tensor is (x**2 saves x itself), which torchviz cannot show.
+    """
     if node.kind in (LEAF, SAVED, OUTPUT):
         lines = [node.name or "(unnamed leaf)", _shape_text(node.shape)]
         if node.value is not None:
             lines.append("= " + format_number(node.value))
-        if node.kind == SAVED and node.refers_to is not None:
-            lines.append("(the same tensor)")
+        if node.kind == SAVED and same_as:
+            lines.append(f"(is {same_as})")
         if node.kind == LEAF and show_grad:
             lines.append("grad = " + format_number(grad))
         return "\n".join(lines)
@@ -58,7 +61,8 @@ def to_dot(graph: Graph, backward: BackwardPass | None = None, palette: Palette 
     for node in graph.nodes:
         attrs = {
             "id": node.id,
-            "label": node_label(node, grad_of_leaf.get(node.id), show_grad=backward is not None),
+            "label": node_label(node, grad_of_leaf.get(node.id), show_grad=backward is not None,
+                                same_as=graph.node(node.refers_to).name if node.refers_to else None),
             "fillcolor": fill_for(node.kind, palette),
             "class": f"kind-{node.kind}",
         }
@@ -72,6 +76,8 @@ def to_dot(graph: Graph, backward: BackwardPass | None = None, palette: Palette 
             attrs.update({"dir": "none", "style": "dashed", "color": palette.saved})
         if edge.kind == INPUT and (edge.dst, edge.slot) in sent_along:
             attrs["label"] = " " + format_number(sent_along[(edge.dst, edge.slot)])
+        if edge.kind == OUTPUT_EDGE and backward is not None:
+            attrs["label"] = " " + format_number(backward.seed)  # the seed gradient, d f / d f = 1
         lines.append(f"  {edge.src} -> {edge.dst} [{_attr_list(attrs)}];")
     lines.append("}")
     return "\n".join(lines) + "\n"
