@@ -1,0 +1,23 @@
+"""Autograd Explorer's home page and the app's entrypoint (`streamlit run Home.py`).
+
+The lesson pages live in pages/ beside this file; Streamlit lists them in the sidebar and
+serves each at its own URL (/Accumulation, /Exercises?lesson=exercise-2, ...).
+"""
+
+import streamlit as st
+
+from explorer.lessons import PAGES
+from explorer.ui.common import setup_page
+from explorer.ui.links import PAGE_FILES
+
+setup_page("Autograd Explorer")
+st.markdown(
+    "PyTorch's autograd records every operation on a tensor created with `requires_grad=True`, "
+    "and `.backward()` runs that record in reverse to compute gradients. This explorer lets you "
+    "watch it happen on real tensors: the graph autograd built, the order in which the engine "
+    "visits its nodes, the gradient that travels along each edge, and how `.grad` grows every "
+    "time you call `.backward()` again. Every number on these pages is computed by PyTorch."
+)
+st.subheader("The lesson")
+for page_key, (title, blurb) in PAGES.items():
+    st.page_link(PAGE_FILES[page_key], label=f"**{title}**: {blurb}")

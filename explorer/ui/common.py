@@ -1,0 +1,35 @@
+"""Page furniture every page shares: configuration, the sidebar with the one colour legend, SVG display."""
+
+from __future__ import annotations
+
+import html
+
+import streamlit as st
+
+from explorer.legend import LIGHT, legend_items
+
+APP_TITLE = "Autograd Explorer"
+
+
+def setup_page(title: str) -> None:
+    st.set_page_config(page_title=f"{title} · {APP_TITLE}", page_icon="∂", layout="wide")
+    st.title(title)
+    with st.sidebar:
+        st.markdown(f"**{APP_TITLE}**: what PyTorch's autograd really does, on real tensors.")
+        st.markdown(legend_html(), unsafe_allow_html=True)
+
+
+def legend_html() -> str:
+    rows = "".join(
+        f'<div style="display:flex;align-items:center;gap:.5em;margin:.15em 0">'
+        f'<span style="display:inline-block;width:1.1em;height:1.1em;border-radius:3px;'
+        f'border:1px solid {LIGHT.edge};background:{colour}"></span>{html.escape(label)}</div>'
+        for colour, label in legend_items()
+    )
+    return f'<div class="legend"><b>Legend</b>{rows}</div>'
+
+
+def show_svg(svg: str) -> None:
+    """Inline a Graphviz SVG, scaled to the column and scrollable when wider."""
+    start = svg.find("<svg")
+    st.html(f'<div class="autograd-graph" style="overflow:auto;max-width:100%">{svg[start:]}</div>')

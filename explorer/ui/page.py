@@ -1,0 +1,212 @@
+"""The shared body of every page that explores a function: values in, backward calls, results out.
+
+Pages stay thin: a lesson page calls `lesson_page(page_key)`, the playground calls `explore(...)`
+with its own function. Each student's tensors live in their own `st.session_state`, never in
+a cache or a module global, so two browsers never see each other's gradients.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import streamlit as st
+import torch
+
+from explorer.calls import BackwardSession
+from explorer.errors import ExplorerError, GraphFreedError
+from explorer.lessons import PAGES, Lesson, lessons_on_page
+from explorer.render import to_dot, to_svg
+from explorer.torchviz_view import TORCHVIZ_CALL, torchviz_dot
+from explorer.ui.common import setup_page, show_svg
+from explorer.values import format_number, parse_number
+
+
+def lesson_page(page_key: str) -> None:
+    """A page of the seed lesson: one lesson, or a chooser when several share the page."""
+    title, _ = PAGES[page_key]
+    setup_page(title)
+    lessons = lessons_on_page(page_key)
+    lesson = _choose_lesson(lessons, page_key) if len(lessons) > 1 else lessons[0]
+    st.header(lesson.title)
+    st.markdown(lesson.explanation)
+    st.code(lesson.source, language="python")
+    explore(lesson.fn, lesson.variables, lesson.defaults, key=f"{page_key}:{lesson.id}",
+            output_name=lesson.output_name, lesson=lesson)
+
+
+def _choose_lesson(lessons: list[Lesson], page_key: str) -> Lesson:
+    ids = [lesson.id for lesson in lessons]
+    wanted = st.query_params.get("lesson")
+    key = f"{page_key}:lesson"
+    if key not in st.session_state:
+        st.session_state[key] = wanted if wanted in ids else ids[0]
+    chosen = st.radio("Exercise", ids, key=key, horizontal=True,
+                      format_func=lambda lesson_id: lessons[ids.index(lesson_id)].title.split(":")[0])
+    st.query_params["lesson"] = chosen
+    return lessons[ids.index(chosen)]
+
+
+def explore(fn: Callable[..., torch.Tensor], variables: list[str], defaults: dict, key: str,
+            output_name: str = "f", lesson: Lesson | None = None) -> BackwardSession | None:
+    """Value inputs, backward controls and every view of the result, for any function of named leaves."""
+    values = _value_inputs(variables, defaults, key)
+    if values is None:
+        return None
+    session = _session_for(fn, values, key, output_name)
+    _backward_controls(session, key)
+    try:
+        _show_results(session, key, lesson)
+    except ExplorerError as error:
+        st.error(str(error))
+    return session
+
+
+def _value_inputs(variables: list[str], defaults: dict, key: str) -> dict | None:
+    """One text box per leaf, seeded from the URL (?x=5) and written back to it, so links reopen the same values."""
+    st.subheader("Values")
+    columns = st.columns(max(len(variables), 1) + 2)
+    values, problems = {}, []
+    for column, name in zip(columns, variables):
+        widget_key = f"{key}:value:{name}"
+        if widget_key not in st.session_state:
+            st.session_state[widget_key] = st.query_params.get(name, format_number(defaults[name]))
+        text = column.text_input(f"{name} =", key=widget_key)
+        try:
+            values[name] = parse_number(text, name)
+            st.query_params[name] = text.strip()
+        except ExplorerError as error:
+            problems.append(str(error))
+    for problem in problems:
+        st.error(problem)
+    return None if problems else values
+
+
+def _session_for(fn, values: dict, key: str, output_name: str) -> BackwardSession:
+    """This student's leaves. New values mean new leaf tensors, so .grad starts again at None."""
+    state_key = f"{key}:session"
+    held = st.session_state.get(state_key)
+    if held is None or held.values != values or held.fn is not fn:
+        held = BackwardSession(fn, dict(values), output_name)
+        st.session_state[state_key] = held
+    return held
+
+
+def _backward_controls(session: BackwardSession, key: str) -> None:
+    names = list(session.leaves)
+    grads = ", ".join(f"{n}.grad" for n in names)
+    buttons = st.columns([1.3, 1, 1, 1.5, 0.8])
+    retain = st.checkbox("retain_graph=True (keep the graph's saved values for another pass)", key=f"{key}:retain")
+    try:
+        if buttons[0].button("Call .backward()", key=f"{key}:backward", type="primary",
+                             help="Build f again from the same leaves and run a real backward pass"):
+            session.backward(retain_graph=retain)
+        if buttons[1].button(".grad.zero_()", key=f"{key}:zero", help=f"Fill {grads} with zeros, in place"):
+            session.zero_grad("zero")
+        if buttons[2].button(".grad = None", key=f"{key}:none", help=f"Drop {grads}; the next call makes new ones"):
+            session.zero_grad("set-none")
+        if buttons[3].button("Backward again, same graph", key=f"{key}:again",
+                             help="Call .backward() on the last output without building it again"):
+            session.backward_same_graph()
+        if buttons[4].button("Start over", key=f"{key}:reset", help="New leaves, no history"):
+            st.session_state[f"{key}:session"] = BackwardSession(session.fn, dict(session.values), session.output_name)
+            st.rerun()
+    except GraphFreedError as error:
+        st.error(str(error), icon="🛑")
+    except ExplorerError as error:
+        st.error(str(error))
+
+
+def _show_results(session: BackwardSession, key: str, lesson: Lesson | None) -> None:
+    st.subheader("Gradients")
+    grads = session.grads()
+    columns = st.columns(len(grads) + 1)
+    columns[0].metric(f"{session.output_name}", format_number(session.value()))
+    for column, (name, value) in zip(columns[1:], grads.items()):
+        column.metric(f"{name}.grad", format_number(value))
+    if session.history:
+        st.markdown(accumulation_strip(session))
+    latest = session.passes[-1] if session.passes else None
+    graph = latest.graph if latest else session.graph()
+    tab_graph, tab_order, tab_history, tab_torchviz = st.tabs(
+        ["Autograd graph", "Engine order", "History of calls", "torchviz's view"])
+    with tab_graph:
+        if latest is None:
+            st.caption("The graph autograd recorded for f. Call .backward() to see gradients flow through it.")
+        show_svg(to_svg(to_dot(graph, latest)))
+    with tab_order:
+        if latest is None:
+            st.info("No backward call yet.")
+        else:
+            st.table(events_table(latest))
+    with tab_history:
+        if session.history:
+            st.table(history_table(session))
+        else:
+            st.info("Nothing done yet.")
+    with tab_torchviz:
+        st.caption(f"`{TORCHVIZ_CALL}` on the same function. torchviz names nodes by memory address, "
+                   "draws a leaf that a node saved as that saved tensor (x turns into an orange `self`) "
+                   "and shows no values.")
+        show_svg(to_svg(torchviz_dot(session.forward(), session.leaves)))
+    if lesson is not None and lesson.by_hand is not None:
+        _by_hand_check(session, lesson)
+
+
+def accumulation_strip(session: BackwardSession) -> str:
+    """One line per leaf: its .grad after each action, with zeroing marked where it happened."""
+    lines = []
+    for name in session.leaves:
+        steps = []
+        for entry in session.history:
+            if entry.action.startswith("backward"):
+                steps.append(f"**{format_number(entry.grads[name])}**")
+            elif entry.action == "zero_()":
+                steps.append("`zero_()` 0")
+            elif entry.action == "set to None":
+                steps.append("`= None`")
+        lines.append(f"`{name}.grad` over the calls: " + " → ".join(steps))
+    return "  \n".join(lines)
+
+
+def events_table(record) -> list[dict]:
+    rows = []
+    for event in record.events:
+        row = {
+            "step": event.step + 1,
+            "node": event.name,
+            "gradient arriving": ", ".join(format_number(g) for g in event.grads_in),
+            "sent along each input": ", ".join(format_number(g.value) for g in event.grads_out) or "—",
+        }
+        if event.leaf is not None:
+            row["sent along each input"] = (f"{record.graph.node(event.leaf).name}.grad: "
+                                            f"{format_number(event.grad_before)} → {format_number(event.grad_after)}")
+        rows.append(row)
+    return rows
+
+
+def history_table(session: BackwardSession) -> list[dict]:
+    return [
+        {"#": entry.number, "action": entry.action,
+         **{f"{name}.grad": format_number(value) for name, value in entry.grads.items()}}
+        for entry in session.history
+    ]
+
+
+def _by_hand_check(session: BackwardSession, lesson: Lesson) -> None:
+    st.subheader("Checking by hand")
+    st.code(lesson.by_hand_source, language="python")
+    plain = {name: leaf.item() for name, leaf in session.leaves.items()}
+    by_hand = lesson.by_hand(**plain)
+    if not session.passes:
+        st.info("Call .backward() once to compare.")
+        return
+    last = session.passes[-1].grads_after
+    rows = []
+    for name, expected in by_hand.items():
+        autograd = last[name]
+        agrees = autograd is not None and abs(autograd - expected) <= 1e-4 * max(1.0, abs(expected))
+        rows.append({"leaf": name, "autograd (last call)": format_number(autograd),
+                     "by hand": format_number(expected), "agree": "yes" if agrees else "no"})
+    st.table(rows)
+    if any(row["agree"] == "no" for row in rows):
+        st.caption("They differ because .grad has accumulated over several calls: zero it and call again.")
