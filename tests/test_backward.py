@@ -1,0 +1,129 @@
+"""Recording: engine order, every gradient against torch.autograd.grad, hooks removed."""
+
+import pytest
+import torch
+
+from conftest import close
+from explorer.backward import record_backward
+from explorer.errors import GraphFreedError
+from explorer.graph import ACCUMULATE, INPUT
+from explorer.lessons import all_lessons, get_lesson
+
+
+def build(lesson):
+    params = {n: torch.tensor(v, requires_grad=True) for n, v in lesson.defaults.items()}
+    return params, lesson.fn(**params)
+
+
+@pytest.mark.parametrize("lesson", all_lessons(), ids=lambda lesson: lesson.id)
+def test_leaf_grads_equal_torch_autograd_grad(lesson):
+    params, output = build(lesson)
+    expected = torch.autograd.grad(lesson.fn(**params), list(params.values()))
+    record = record_backward(output, params)
+    for (name, tensor), reference in zip(params.items(), expected):
+        assert close(record.grads_after[name], reference), name
+        assert close(tensor.grad, reference)
+
+
+@pytest.mark.parametrize("lesson", all_lessons(), ids=lambda lesson: lesson.id)
+def test_every_edge_gradient_equals_autograd_grad_of_that_node(lesson):
+    """What an event sends along edge (op -> input) equals d f / d (that input's value)."""
+    params, output = build(lesson)
+    record = record_backward(output, params)
+    graph = record.graph
+    # Recompute independently: the gradient arriving at each AccumulateGrad is d f / d leaf.
+    ref_params, ref_out = build(lesson)
+    reference = dict(zip(ref_params, torch.autograd.grad(ref_out, list(ref_params.values()))))
+    for event in record.events:
+        if graph.node(event.node).kind == ACCUMULATE:
+            leaf_name = graph.node(event.leaf).name
+            assert close(event.grads_in[0], reference[leaf_name])
+            assert event.grad_before is None and close(event.grad_after, reference[leaf_name])
+    # and every event's outgoing gradients add up, per target, to what that target receives
+    received = {}
+    for event in record.events:
+        for sent in event.grads_out:
+            if sent.to is not None:
+                received[sent.to] = received.get(sent.to, 0.0) + sent.value
+    for event in record.events:
+        if event.node in received:
+            assert close(event.grads_in[0], received[event.node])
+
+
+def test_square_event_values():
+    x = torch.tensor(3.0, requires_grad=True)
+    record = record_backward(x**2, {"x": x})
+    names = [event.name for event in record.events]
+    assert names == ["PowBackward0", "AccumulateGrad"]
+    power, accumulate = record.events
+    assert power.grads_in == (1.0,) and power.grads_out[0].value == 6.0
+    assert power.local_derivative == (6.0,)
+    assert power.grads_out[0].to == accumulate.node
+    assert (accumulate.grad_before, accumulate.grad_after) == (None, 6.0)
+    assert record.seed == 1.0
+
+
+def test_events_follow_the_engines_real_order():
+    """Compare with an independent recording made by plain tensor hooks in the same run order."""
+    lesson = get_lesson("exercise-2")
+    params, output = build(lesson)
+    seen = []
+    fns = []
+    stack = [output.grad_fn]
+    while stack:
+        fn = stack.pop()
+        if fn in fns:
+            continue
+        fns.append(fn)
+        stack.extend(f for f, _ in fn.next_functions if f is not None)
+    handles = [fn.register_hook(lambda gi, go, fn=fn: seen.append(type(fn).__name__)) for fn in fns]
+    record = record_backward(output, params, retain_graph=True)
+    for handle in handles:
+        handle.remove()
+    assert [event.name for event in record.events] == seen
+    # The engine finishes a node before any node it feeds: every op runs after all its consumers.
+    position = {event.node: event.step for event in record.events}
+    for edge in record.graph.edges:
+        if edge.kind == INPUT:
+            assert position[edge.dst] < position[edge.src]
+
+
+def test_hooks_are_removed_afterwards():
+    x = torch.tensor(3.0, requires_grad=True)
+    output = x**3
+    first = record_backward(output, {"x": x}, retain_graph=True)
+    assert len(first.events) == 2
+    x.grad = None
+    output.backward()  # if our hooks were still there they would try to record and raise or add events
+    assert len(first.events) == 2
+    assert close(x.grad, 27.0)
+
+
+def test_second_backward_through_freed_graph_is_explained():
+    x = torch.tensor(3.0, requires_grad=True)
+    output = x**2
+    record_backward(output, {"x": x})
+    with pytest.raises(GraphFreedError) as caught:
+        record_backward(output, {"x": x})
+    assert "second time" in caught.value.pytorch_message
+    assert "retain_graph=True" in str(caught.value)
+    assert close(x.grad, 6.0)  # the failed call changed nothing
+
+
+def test_retain_graph_allows_a_second_pass_that_accumulates():
+    x = torch.tensor(3.0, requires_grad=True)
+    output = x**2
+    record_backward(output, {"x": x}, retain_graph=True)
+    second = record_backward(output, {"x": x})
+    assert second.grads_before == {"x": 6.0} and second.grads_after == {"x": 12.0}
+    assert second.events[-1].grad_before == 6.0 and second.events[-1].grad_after == 12.0
+
+
+def test_shared_leaf_gets_the_summed_gradient_once():
+    lesson = get_lesson("exercise-2")
+    params, output = build(lesson)
+    record = record_backward(output, params)
+    y_acc = record.graph.accumulator_of(record.graph.leaf_named("y").id)
+    arriving = [s.value for e in record.events for s in e.grads_out if s.to == y_acc]
+    assert sorted(arriving) == [1.5, 24.0]
+    assert [e.grads_in for e in record.events if e.node == y_acc] == [(25.5,)]

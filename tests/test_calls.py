@@ -1,0 +1,54 @@
+"""Repeated calls on persistent leaves: accumulation, both zeroings, the freed graph, bad input."""
+
+import pytest
+
+from explorer.calls import BackwardSession, run_calls
+from explorer.errors import BadValueError, ExplorerError, GraphFreedError
+from explorer.lessons import square
+
+
+def test_three_calls_accumulate_6_12_18():
+    session = run_calls(square, {"x": 3.0}, 3)
+    assert session.grad_history("x") == [6.0, 12.0, 18.0]
+    assert [p.grads_before["x"] for p in session.passes] == [None, 6.0, 12.0]
+
+
+def test_zero_keeps_a_tensor_and_set_none_drops_it():
+    session = BackwardSession(square, {"x": 3.0})
+    session.backward()
+    session.zero_grad("zero")
+    assert session.leaves["x"].grad is not None and session.grads() == {"x": 0.0}
+    session.zero_grad("set-none")
+    assert session.leaves["x"].grad is None and session.grads() == {"x": None}
+    session.backward()
+    assert session.grads() == {"x": 6.0}
+    assert [entry.action for entry in session.history] == ["backward", "zero_()", "set to None", "backward"]
+
+
+def test_same_graph_again_fails_then_works_with_retain_graph():
+    session = BackwardSession(square, {"x": 3.0})
+    with pytest.raises(ExplorerError, match="call .backward\\(\\) once first"):
+        session.backward_same_graph()
+    session.backward()
+    with pytest.raises(GraphFreedError):
+        session.backward_same_graph()
+    assert session.grads() == {"x": 6.0}
+    assert session.history[-1].action == "refused"
+    # the session still works after the refusal
+    session.backward(retain_graph=True)
+    session.backward_same_graph()
+    assert session.grad_history("x") == [6.0, 12.0, 18.0]
+
+
+@pytest.mark.parametrize("bad", ["abc", "nan", "inf", "-inf", "", "1e999"])
+def test_bad_values_are_refused_with_a_message(bad):
+    with pytest.raises(BadValueError) as caught:
+        BackwardSession(square, {"x": bad})
+    assert "x" in str(caught.value)
+
+
+def test_calls_must_be_positive():
+    with pytest.raises(ExplorerError, match="1 or more"):
+        run_calls(square, {"x": 3.0}, 0)
+    with pytest.raises(ExplorerError, match="Unknown zeroing"):
+        run_calls(square, {"x": 3.0}, 2, "sometimes")
