@@ -1,0 +1,139 @@
+"""Every page through Streamlit's AppTest: loads, backward accumulates, both zeroings, bad input,
+the freed graph, deep-link values, and two sessions that never share gradients."""
+
+import html
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from explorer.lessons import PAGES, lessons_on_page
+from explorer.ui.links import PAGE_FILES
+
+ROOT = Path(__file__).resolve().parents[1]
+TIMEOUT = 60  # torch's first import alone exceeds AppTest's 3 s default
+
+
+def open_page(page_key, query=None):
+    at = AppTest.from_file(str(ROOT / PAGE_FILES[page_key]), default_timeout=TIMEOUT)
+    for name, value in (query or {}).items():
+        at.query_params[name] = value
+    return at.run()
+
+
+def metric(at, label):
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def graph_svg(at):
+    return html.unescape(at.get("html")[0].proto.body)
+
+
+def click(at, key):
+    return at.button(key=key).click().run()
+
+
+def test_home_links_every_page():
+    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=TIMEOUT).run()
+    assert not at.exception
+    links = [link.proto.page for link in at.get("page_link")]
+    assert len(links) == len(PAGES)
+    assert all(Path(ROOT / path).exists() for path in PAGE_FILES.values())
+
+
+@pytest.mark.parametrize("page_key", list(PAGES))
+def test_page_loads_and_first_backward_gives_the_lesson_gradients(page_key):
+    at = open_page(page_key)
+    assert not at.exception
+    lesson = lessons_on_page(page_key)[0]
+    key = f"{page_key}:{lesson.id}"
+    click(at, f"{key}:backward")
+    assert not at.exception and not at.error
+    for name, expected in lesson.expected.items():
+        assert float(metric(at, f"{name}.grad")) == pytest.approx(expected, abs=1e-5)
+    assert "PowBackward0" in graph_svg(at)
+
+
+def test_accumulation_then_both_zeroings():
+    at = open_page("accumulation")
+    key = "accumulation:accumulation"
+    for expected in ("-2", "-4", "-6"):
+        click(at, f"{key}:backward")
+        assert metric(at, "w.grad") == expected
+        assert f"grad = {expected}" in graph_svg(at)
+    assert any("**-2** → **-4** → **-6**" in m.value for m in at.markdown)
+    click(at, f"{key}:zero")
+    assert metric(at, "w.grad") == "0"
+    click(at, f"{key}:backward")
+    assert metric(at, "w.grad") == "-2"
+    click(at, f"{key}:none")
+    assert metric(at, "w.grad") == "None"
+    click(at, f"{key}:backward")
+    assert metric(at, "w.grad") == "-2"
+    history = at.table[-1].value if at.table else None
+    assert history is not None and list(history["action"]) == [
+        "backward", "backward", "backward", "zero_()", "backward", "set to None", "backward"]
+
+
+def test_freed_graph_is_explained_and_the_page_keeps_working():
+    at = open_page("gradients")
+    key = "gradients:requires-grad"
+    click(at, f"{key}:backward")
+    click(at, f"{key}:again")
+    assert not at.exception
+    assert any("second time" in e.value and "retain_graph=True" in e.value for e in at.error)
+    assert metric(at, "x.grad") == "6"
+    at.checkbox(key=f"{key}:retain").check().run()
+    click(at, f"{key}:backward")
+    click(at, f"{key}:again")
+    assert not at.error and metric(at, "x.grad") == "18"
+
+
+@pytest.mark.parametrize("text", ["abc", "nan", "inf", ""])
+def test_bad_value_shows_an_error_and_recovers(text):
+    at = open_page("gradients")
+    at.text_input(key="gradients:requires-grad:value:x").set_value(text).run()
+    assert not at.exception and at.error
+    at.text_input(key="gradients:requires-grad:value:x").set_value("5").run()
+    assert not at.error
+    click(at, "gradients:requires-grad:backward")
+    assert metric(at, "x.grad") == "10"
+
+
+def test_values_from_the_url():
+    at = open_page("several-variables", {"x": "5", "y": "2"})
+    click(at, "several-variables:several-variables:backward")
+    assert metric(at, "x.grad") == "10" and metric(at, "y.grad") == "12"
+
+
+def test_exercise_chosen_from_the_url_and_by_hand_check():
+    at = open_page("exercises", {"lesson": "exercise-2"})
+    click(at, "exercises:exercise-2:backward")
+    assert metric(at, "x.grad") == "13" and metric(at, "y.grad") == "25.5"
+    check = at.table[-1].value
+    assert list(check["by hand"]) == ["13", "25.5"] and list(check["agree"]) == ["yes", "yes"]
+
+
+def test_changing_a_value_makes_new_leaves():
+    at = open_page("gradients")
+    key = "gradients:requires-grad"
+    click(at, f"{key}:backward")
+    click(at, f"{key}:backward")
+    assert metric(at, "x.grad") == "12"
+    at.text_input(key=f"{key}:value:x").set_value("4").run()
+    assert metric(at, "x.grad") == "None"
+    click(at, f"{key}:backward")
+    assert metric(at, "x.grad") == "8"
+
+
+def test_two_sessions_keep_their_own_gradients():
+    first, second = open_page("accumulation"), open_page("accumulation")
+    key = "accumulation:accumulation"
+    click(first, f"{key}:backward")
+    click(first, f"{key}:backward")
+    click(second, f"{key}:backward")
+    assert metric(first, "w.grad") == "-4"
+    assert metric(second, "w.grad") == "-2"
+    click(first, f"{key}:backward")
+    second.run()
+    assert metric(second, "w.grad") == "-2"
