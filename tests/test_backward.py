@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from conftest import close
+from support import close
 from explorer.backward import record_backward
 from explorer.errors import GraphFreedError
 from explorer.graph import ACCUMULATE, INPUT

@@ -7,7 +7,7 @@ import sys
 import pytest
 import torch
 
-from conftest import close
+from support import close
 from explorer.lessons import get_lesson, lesson_ids
 
 

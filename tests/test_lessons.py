@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from conftest import close
+from support import close
 from explorer.calls import run_calls
 from explorer.errors import UnknownLessonError
 from explorer.lessons import all_lessons, get_lesson, lesson_ids

@@ -30,6 +30,5 @@ def legend_html() -> str:
 
 
 def show_svg(svg: str) -> None:
-    """Inline a Graphviz SVG, scaled to the column and scrollable when wider."""
-    start = svg.find("<svg")
-    st.html(f'<div class="autograd-graph" style="overflow:auto;max-width:100%">{svg[start:]}</div>')
+    """A static Graphviz SVG. (st.html strips SVG elements, so it goes in as an image.)"""
+    st.image(svg, width="stretch")

@@ -1,32 +1,13 @@
-"""Browser tests: Debian's Chromium driven by Playwright, against a real Streamlit server.
-
-Playwright never downloads a browser here: we launch /usr/bin/chromium (make test installs it).
-Screenshots go to test-artifacts/ so a person can look at them.
-"""
+"""Browser fixtures: Debian's Chromium driven by Playwright, and real Streamlit servers.
+Helpers the tests call (screenshot, wait_for_app) are in tests/browser_support.py."""
 
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from browser_support import CHROMIUM, CHROMIUM_ARGS, free_port, start_server
 
 
 @pytest.fixture(scope="session")
@@ -49,31 +30,17 @@ def page(browser):
     context.close()
 
 
-def start_server(port: int) -> subprocess.Popen:
-    """A fresh Streamlit server for the app; returns once /_stcore/health answers ok."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "Home.py"), "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as answer:
-                if answer.read() == b"ok":
-                    return process
-        except OSError:
-            time.sleep(0.3)
-    process.kill()
-    raise RuntimeError("the Streamlit server did not start within 60 s")
+def _serve():
+    port = free_port()
+    process = start_server(port)
+    return f"http://127.0.0.1:{port}", process
 
 
 @pytest.fixture
 def fresh_server():
     """A server started for this test alone, so its first request is really the first."""
-    port = free_port()
-    process = start_server(port)
-    yield f"http://127.0.0.1:{port}"
+    url, process = _serve()
+    yield url
     process.terminate()
     process.wait(timeout=20)
 
@@ -81,21 +48,7 @@ def fresh_server():
 @pytest.fixture(scope="session")
 def server():
     """One server shared by the tests that do not care about being first."""
-    port = free_port()
-    process = start_server(port)
-    yield f"http://127.0.0.1:{port}"
+    url, process = _serve()
+    yield url
     process.terminate()
     process.wait(timeout=20)
-
-
-def wait_for_app(page, timeout: float = 60_000) -> None:
-    """Wait until Streamlit has finished running the script for this page."""
-    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=timeout)
-    page.wait_for_timeout(300)
-
-
-def screenshot(page, name: str) -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
