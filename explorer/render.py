@@ -18,6 +18,10 @@ from explorer.legend import LIGHT, Palette, fill_for
 from explorer.values import format_number
 
 LAYOUT_SECONDS = 20  # a layout that takes longer is stopped with a clear message
+# A node that feeds more than this many ops (a leaf reused at every step of a loop) is drawn
+# once, plus a small reference copy beside each further use. Its long edges would otherwise
+# span many ranks, each a chain of virtual nodes, and dot's layout blows up (60 loop steps: 27 s).
+SHARED_FAN_OUT = 3
 
 
 def node_label(node: Node, grad=None, show_grad: bool = False, same_as: str | None = None) -> str:
@@ -70,17 +74,37 @@ def to_dot(graph: Graph, backward: BackwardPass | None = None, palette: Palette 
             attrs["color"] = palette.accumulate_border
             attrs["penwidth"] = "2"
         lines.append(f"  {node.id} [{_attr_list(attrs)}];")
+    fan_out = {}
+    for edge in graph.edges:
+        if edge.kind == INPUT:
+            fan_out[edge.src] = fan_out.get(edge.src, 0) + 1
+    uses = {}
     for index, edge in enumerate(graph.edges):
         attrs = {"id": f"e{index}", "class": f"edge-{edge.kind}"}
+        src = edge.src
+        if edge.kind == INPUT and fan_out[src] > SHARED_FAN_OUT:
+            uses[src] = uses.get(src, 0) + 1
+            if uses[src] > 1:
+                src = f"{edge.src}r{uses[src]}"
+                lines.append(f"  {src} [{_attr_list(_reference_attrs(graph, graph.node(edge.src), palette))}];")
         if edge.kind == SAVED_EDGE:
             attrs.update({"dir": "none", "style": "dashed", "color": palette.saved})
         if edge.kind == INPUT and (edge.dst, edge.slot) in sent_along:
             attrs["label"] = " " + format_number(sent_along[(edge.dst, edge.slot)])
         if edge.kind == OUTPUT_EDGE and backward is not None:
             attrs["label"] = " " + format_number(backward.seed)  # the seed gradient, d f / d f = 1
-        lines.append(f"  {edge.src} -> {edge.dst} [{_attr_list(attrs)}];")
+        lines.append(f"  {src} -> {edge.dst} [{_attr_list(attrs)}];")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _reference_attrs(graph: Graph, node: Node, palette: Palette) -> dict[str, str]:
+    """A small stand-in for a shared node at one of its uses, named after the leaf it writes."""
+    leaf = next((graph.node(e.src).name for e in graph.edges if e.dst == node.id and e.src != node.id
+                 and graph.node(e.src).kind == LEAF), None)
+    label = f"{node.name} ({leaf})" if leaf else f"{node.name} (again)"
+    return {"label": label, "fillcolor": fill_for(node.kind, palette), "style": "filled,rounded,dashed",
+            "fontsize": "9", "class": f"ref ref-of-{node.id} kind-{node.kind}"}
 
 
 def to_svg(dot_text: str) -> str:
@@ -119,3 +143,55 @@ def _attr_list(attrs: dict[str, str]) -> str:
 
 def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+# -- The player's layout: a shared node's many long edges drawn as short stubs ------------------
+# A leaf used at every step of a loop (`h = h * 1.01 + x`) gives its AccumulateGrad an edge into
+# every step. Each such edge spans many ranks, dot turns it into a chain of virtual nodes and its
+# positioning blows up (120 steps: over 20 s; 165 steps: dot crashes). Drawing each of those
+# edges from a small dashed copy of the shared node, placed beside the op that uses it, lays out
+# the same 165-step graph in 0.15 s. The edge keeps its id, so the player lights it as usual.
+STUB_FAN_OUT = 4  # a node feeding more ops than this gets stubs
+
+
+def stubbed_edges(graph: Graph) -> set[int]:
+    """Indices of the input edges drawn from a stub: those leaving a node that feeds many ops."""
+    fan_out: dict[str, int] = {}
+    for edge in graph.edges:
+        if edge.kind == INPUT:
+            fan_out[edge.src] = fan_out.get(edge.src, 0) + 1
+    return {index for index, edge in enumerate(graph.edges)
+            if edge.kind == INPUT and fan_out[edge.src] > STUB_FAN_OUT}
+
+
+def to_dot_for_player(graph: Graph, backward: BackwardPass | None = None, palette: Palette = LIGHT,
+                      font_size: int = 12) -> str:
+    """to_dot(), with the edges of stubbed_edges() drawn from stubs. Identical when there are none."""
+    dot_text = to_dot(graph, backward, palette, font_size)
+    stubs = stubbed_edges(graph)
+    if not stubs:
+        return dot_text
+    lines = dot_text.splitlines()
+    first_edge = len(lines) - 1 - len(graph.edges)  # to_dot writes one line per edge, then "}"
+    for index, edge in enumerate(graph.edges):
+        line = lines[first_edge + index]
+        if index in stubs:
+            stub = f"stub_e{index}"
+            stub_attrs = {"id": stub, "label": _stub_label(graph, edge.src), "class": "kind-stub",
+                          "style": "dashed,rounded", "fillcolor": palette.background,
+                          "color": palette.accumulate_border, "fontsize": str(font_size - 1)}
+            line = f"  {stub} [{_attr_list(stub_attrs)}];\n" + line.replace(f"  {edge.src} -> ", f"  {stub} -> ", 1)
+        elif edge.kind in (INPUT, OUTPUT_EDGE):
+            # Heavier main edges keep the chain straight; the stub edges bend instead.
+            line = line.replace(f'[id="e{index}" ', f'[id="e{index}" weight="4" ', 1)
+        lines[first_edge + index] = line
+    return "\n".join(lines) + "\n"
+
+
+def _stub_label(graph: Graph, node_id: str) -> str:
+    node = graph.node(node_id)
+    if node.kind == ACCUMULATE:
+        leaf = next((e.src for e in graph.edges if e.kind == "leaf" and e.dst == node_id), None)
+        if leaf is not None:
+            return f"AccumulateGrad ({graph.node(leaf).name or leaf})"
+    return f"{node.name} (shared)"

@@ -1,6 +1,7 @@
 """Every page through Streamlit's AppTest: loads, backward accumulates, both zeroings, bad input,
 the freed graph, deep-link values, and two sessions that never share gradients."""
 
+import base64
 import html
 from pathlib import Path
 
@@ -26,7 +27,9 @@ def metric(at, label):
 
 
 def graph_svg(at):
-    return html.unescape(at.get("html")[0].proto.body)
+    """The SVG of the page's first graph (an st.image of dot's SVG, sent as a data URL)."""
+    url = at.get("image")[0].proto.imgs[0].url
+    return html.unescape(base64.b64decode(url.split(",", 1)[1]).decode("utf-8"))
 
 
 def click(at, key):
