@@ -38,7 +38,19 @@ def _parser() -> argparse.ArgumentParser:
                       help="between calls: none (accumulate), zero (grad.zero_()), set-none (grad = None)")
     show.add_argument("--json", action="store_true", help="print the graph and every call as JSON")
     show.set_defaults(handler=_show)
+
+    bench = commands.add_parser("bench", help="time capture + layout against torchviz + dot")
+    bench.add_argument("--quick", action="store_true", help="a small smoke run (used by make test)")
+    bench.add_argument("--cap", type=float, default=None, help="seconds before torchviz + dot is stopped")
+    bench.set_defaults(handler=_bench)
     return parser
+
+
+def _bench(args) -> int:
+    from explorer.bench import run
+
+    run(quick=args.quick, cap=args.cap)
+    return 0
 
 
 def _lessons(args) -> int:

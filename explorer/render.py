@@ -12,12 +12,13 @@ import shutil
 import subprocess
 
 from explorer.backward import BackwardPass
+from explorer.collapse import GraphView
 from explorer.errors import ExplorerError
-from explorer.graph import ACCUMULATE, INPUT, LEAF, OUTPUT, OUTPUT_EDGE, SAVED, SAVED_EDGE, Graph, Node
+from explorer.graph import ACCUMULATE, INPUT, LEAF, LEAF_EDGE, OUTPUT, OUTPUT_EDGE, SAVED, SAVED_EDGE, Graph, Node
 from explorer.legend import LIGHT, Palette, fill_for
 from explorer.values import format_number
 
-LAYOUT_SECONDS = 20  # a layout that takes longer is stopped with a clear message
+LAYOUT_SECONDS = 10  # a layout that takes longer is stopped, and drawing falls back to a smaller view
 # A node that feeds more than this many ops (a leaf reused at every step of a loop) is drawn
 # once, plus a small reference copy beside each further use. Its long edges would otherwise
 # span many ranks, each a chain of virtual nodes, and dot's layout blows up (60 loop steps: 27 s).
@@ -45,8 +46,11 @@ def node_label(node: Node, grad=None, show_grad: bool = False, same_as: str | No
     return "\n".join(lines)
 
 
-def to_dot(graph: Graph, backward: BackwardPass | None = None, palette: Palette = LIGHT, font_size: int = 12) -> str:
-    """DOT text for the graph. With a backward pass, leaves show their .grad and edges the gradient sent."""
+def to_dot(graph: Graph, backward: BackwardPass | None = None, palette: Palette = LIGHT, font_size: int = 12,
+           view: GraphView | None = None) -> str:
+    """DOT text for the graph. With a backward pass, leaves show their .grad and edges the gradient sent.
+    With a view (collapse.py), nodes it hides are drawn as their group's one node."""
+    view = view or GraphView(graph)
     grad_of_leaf = {}
     sent_along = {}
     if backward is not None:
@@ -63,6 +67,8 @@ def to_dot(graph: Graph, backward: BackwardPass | None = None, palette: Palette 
         f'  edge [color="{palette.edge}" fontname="monospace" fontsize={font_size - 1} fontcolor="{palette.gradient}"];',
     ]
     for node in graph.nodes:
+        if node.id in view.group_of:
+            continue
         attrs = {
             "id": node.id,
             "label": node_label(node, grad_of_leaf.get(node.id), show_grad=backward is not None,
@@ -74,19 +80,32 @@ def to_dot(graph: Graph, backward: BackwardPass | None = None, palette: Palette 
             attrs["color"] = palette.accumulate_border
             attrs["penwidth"] = "2"
         lines.append(f"  {node.id} [{_attr_list(attrs)}];")
+    for group in view.groups:
+        lines.append(f'  {group.id} [{_attr_list({"id": group.id, "label": group.label, "class": "collapsed", "shape": "box3d", "fillcolor": palette.op})}];')
+    group_edges = set()
     fan_out = {}
     for edge in graph.edges:
         if edge.kind == INPUT:
             fan_out[edge.src] = fan_out.get(edge.src, 0) + 1
+    shared = any(count > SHARED_FAN_OUT for count in fan_out.values())
+    leaf_name = {e.dst: graph.node(e.src).name for e in graph.edges if e.kind == LEAF_EDGE}
     uses = {}
     for index, edge in enumerate(graph.edges):
+        src, dst = view.where(edge.src), view.where(edge.dst)
+        if src != edge.src or dst != edge.dst:  # an edge into, out of or inside a group
+            if src != dst and (src, dst) not in group_edges:
+                group_edges.add((src, dst))
+                lines.append(f'  {src} -> {dst} [class="edge-group"];')
+            continue
         attrs = {"id": f"e{index}", "class": f"edge-{edge.kind}"}
-        src = edge.src
-        if edge.kind == INPUT and fan_out[src] > SHARED_FAN_OUT:
+        if edge.kind == INPUT and fan_out[edge.src] > SHARED_FAN_OUT:
             uses[src] = uses.get(src, 0) + 1
             if uses[src] > 1:
                 src = f"{edge.src}r{uses[src]}"
-                lines.append(f"  {src} [{_attr_list(_reference_attrs(graph, graph.node(edge.src), palette))}];")
+                reference = _reference_attrs(graph.node(edge.src), leaf_name.get(edge.src), palette)
+                lines.append(f"  {src} [{_attr_list(reference)}];")
+        elif edge.kind in (INPUT, OUTPUT_EDGE) and shared:
+            attrs["weight"] = "4"  # heavier main edges keep the chain straight; reference edges bend instead
         if edge.kind == SAVED_EDGE:
             attrs.update({"dir": "none", "style": "dashed", "color": palette.saved})
         if edge.kind == INPUT and (edge.dst, edge.slot) in sent_along:
@@ -98,36 +117,38 @@ def to_dot(graph: Graph, backward: BackwardPass | None = None, palette: Palette 
     return "\n".join(lines) + "\n"
 
 
-def _reference_attrs(graph: Graph, node: Node, palette: Palette) -> dict[str, str]:
+def _reference_attrs(node: Node, leaf_name: str | None, palette: Palette) -> dict[str, str]:
     """A small stand-in for a shared node at one of its uses, named after the leaf it writes."""
-    leaf = next((graph.node(e.src).name for e in graph.edges if e.dst == node.id and e.src != node.id
-                 and graph.node(e.src).kind == LEAF), None)
-    label = f"{node.name} ({leaf})" if leaf else f"{node.name} (again)"
+    label = f"{node.name} ({leaf_name})" if leaf_name else f"{node.name} (again)"
     return {"label": label, "fillcolor": fill_for(node.kind, palette), "style": "filled,rounded,dashed",
             "fontsize": "9", "class": f"ref ref-of-{node.id} kind-{node.kind}"}
 
 
-def to_svg(dot_text: str) -> str:
+class LayoutTimeout(ExplorerError):
+    """dot did not finish within its time bound; the caller falls back to a smaller view."""
+
+
+def to_svg(dot_text: str, seconds: float = LAYOUT_SECONDS) -> str:
     """Lay out DOT text with the real `dot` and return the SVG. Cached by the text itself."""
-    return _layout(dot_text, "svg").decode("utf-8")
+    return _layout(dot_text, "svg", seconds).decode("utf-8")
 
 
-def to_format(dot_text: str, fmt: str) -> bytes:
+def to_format(dot_text: str, fmt: str, seconds: float = LAYOUT_SECONDS) -> bytes:
     """Any format `dot` writes (svg, png, pdf), from DOT text."""
-    return _layout(dot_text, fmt)
+    return _layout(dot_text, fmt, seconds)
 
 
 @functools.lru_cache(maxsize=256)
-def _layout(dot_text: str, fmt: str) -> bytes:
+def _layout(dot_text: str, fmt: str, seconds: float) -> bytes:
     binary = shutil.which("dot")
     if binary is None:
         raise ExplorerError("Graphviz's `dot` program is not installed, so the graph cannot be drawn. "
                             "Run `make run`, which installs it, or install the `graphviz` package.")
     try:
         done = subprocess.run([binary, f"-T{fmt}"], input=dot_text.encode("utf-8"), capture_output=True,
-                              timeout=LAYOUT_SECONDS, check=False)
-    except subprocess.TimeoutExpired:
-        raise ExplorerError(f"This graph is too large to lay out within {LAYOUT_SECONDS} seconds.") from None
+                              timeout=seconds, check=False)
+    except subprocess.TimeoutExpired:  # subprocess.run has killed dot by now
+        raise LayoutTimeout(f"Graphviz could not lay this graph out within {seconds:g} seconds.") from None
     if done.returncode != 0:
         raise ExplorerError("Graphviz could not draw this graph: " + done.stderr.decode("utf-8", "replace").strip())
     return done.stdout
@@ -145,53 +166,7 @@ def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-# -- The player's layout: a shared node's many long edges drawn as short stubs ------------------
-# A leaf used at every step of a loop (`h = h * 1.01 + x`) gives its AccumulateGrad an edge into
-# every step. Each such edge spans many ranks, dot turns it into a chain of virtual nodes and its
-# positioning blows up (120 steps: over 20 s; 165 steps: dot crashes). Drawing each of those
-# edges from a small dashed copy of the shared node, placed beside the op that uses it, lays out
-# the same 165-step graph in 0.15 s. The edge keeps its id, so the player lights it as usual.
-STUB_FAN_OUT = 4  # a node feeding more ops than this gets stubs
-
-
-def stubbed_edges(graph: Graph) -> set[int]:
-    """Indices of the input edges drawn from a stub: those leaving a node that feeds many ops."""
-    fan_out: dict[str, int] = {}
-    for edge in graph.edges:
-        if edge.kind == INPUT:
-            fan_out[edge.src] = fan_out.get(edge.src, 0) + 1
-    return {index for index, edge in enumerate(graph.edges)
-            if edge.kind == INPUT and fan_out[edge.src] > STUB_FAN_OUT}
-
-
 def to_dot_for_player(graph: Graph, backward: BackwardPass | None = None, palette: Palette = LIGHT,
-                      font_size: int = 12) -> str:
-    """to_dot(), with the edges of stubbed_edges() drawn from stubs. Identical when there are none."""
-    dot_text = to_dot(graph, backward, palette, font_size)
-    stubs = stubbed_edges(graph)
-    if not stubs:
-        return dot_text
-    lines = dot_text.splitlines()
-    first_edge = len(lines) - 1 - len(graph.edges)  # to_dot writes one line per edge, then "}"
-    for index, edge in enumerate(graph.edges):
-        line = lines[first_edge + index]
-        if index in stubs:
-            stub = f"stub_e{index}"
-            stub_attrs = {"id": stub, "label": _stub_label(graph, edge.src), "class": "kind-stub",
-                          "style": "dashed,rounded", "fillcolor": palette.background,
-                          "color": palette.accumulate_border, "fontsize": str(font_size - 1)}
-            line = f"  {stub} [{_attr_list(stub_attrs)}];\n" + line.replace(f"  {edge.src} -> ", f"  {stub} -> ", 1)
-        elif edge.kind in (INPUT, OUTPUT_EDGE):
-            # Heavier main edges keep the chain straight; the stub edges bend instead.
-            line = line.replace(f'[id="e{index}" ', f'[id="e{index}" weight="4" ', 1)
-        lines[first_edge + index] = line
-    return "\n".join(lines) + "\n"
-
-
-def _stub_label(graph: Graph, node_id: str) -> str:
-    node = graph.node(node_id)
-    if node.kind == ACCUMULATE:
-        leaf = next((e.src for e in graph.edges if e.kind == "leaf" and e.dst == node_id), None)
-        if leaf is not None:
-            return f"AccumulateGrad ({graph.node(leaf).name or leaf})"
-    return f"{node.name} (shared)"
+                      font_size: int = 12, view: GraphView | None = None) -> str:
+    """The player's DOT: to_dot() itself, which already draws a shared node's uses as reference copies."""
+    return to_dot(graph, backward, palette, font_size, view)

@@ -1,0 +1,125 @@
+"""Large graphs: folded repeats (node counts, the repeat count shown), bounded layout, the benchmark."""
+
+import html
+import io
+import time
+
+import pytest
+
+from explorer import render
+from explorer.bench import mlp_loss, run, shared_leaf_loop
+from explorer.collapse import GraphView, collapse, summary
+from explorer.drawing import MAX_DRAWN_NODES, draw
+from explorer.graph import capture
+from explorer.render import LayoutTimeout, to_dot, to_svg
+
+
+def loop_graph(steps):
+    output, params = shared_leaf_loop(steps)
+    return capture(output, params)
+
+
+def test_small_graphs_are_not_folded():
+    graph = loop_graph(20)
+    assert collapse(graph).groups == []
+    assert draw(graph).complete
+
+
+def test_loop_folds_into_one_block_with_its_repeat_count():
+    graph = loop_graph(200)
+    view = collapse(graph)
+    assert len(graph.nodes) == 999
+    assert len(view.groups) == 1
+    group = view.groups[0]
+    assert group.pattern == ("AddBackward0", "MulBackward0", "SinBackward0")
+    # 199 full blocks of three ops (step 1 has only the Add: h0 needs no grad); first and last stay.
+    assert group.repeats == 197
+    assert view.drawn_nodes == len(graph.nodes) - len(group.members) + 1
+    assert view.drawn_nodes < 20
+    svg = html.unescape(to_svg(to_dot(graph, view=view)))
+    assert "× 197 repeats of" in svg
+    # every hidden node's saved tensors go with it: nothing hidden is drawn
+    for member in group.members:
+        assert f'id="{member}"' not in svg
+
+
+def test_folded_edges_keep_the_graph_connected():
+    graph = loop_graph(100)
+    view = collapse(graph, above=0)
+    dot = to_dot(graph, view=view)
+    group = view.groups[0].id
+    assert f"-> {group} " in dot and f"{group} -> " in dot
+
+
+def test_mlp_folds_layers_and_keeps_first_and_last():
+    loss, params = mlp_loss(64)
+    graph = capture(loss, params)
+    view = collapse(graph)
+    assert len(graph.nodes) > 600
+    assert view.groups and max(g.repeats for g in view.groups) >= 60
+    names = dict(summary(graph))
+    assert names["AddmmBackward0"] == 64 and names["AccumulateGrad"] == 128
+
+
+def test_expand_draws_every_node_when_it_can():
+    graph = loop_graph(200)
+    drawing = draw(graph, expand=True)
+    assert drawing.complete and drawing.view.drawn_nodes == len(graph.nodes)
+
+
+def test_shared_leaf_uses_are_drawn_as_reference_copies():
+    graph = loop_graph(60)
+    dot = to_dot(graph)
+    assert dot.count('class="ref ref-of-') == 59  # 60 uses: the first keeps the real edge
+    assert "AccumulateGrad (x)" in dot
+
+
+def test_layout_time_bound_falls_back():
+    """A DOT that dot needs minutes for (torchviz's 60-step loop) is stopped at the bound."""
+    import torchviz
+
+    output, params = shared_leaf_loop(60)
+    slow_dot = torchviz.make_dot(output, params=params).source
+    start = time.perf_counter()
+    with pytest.raises(LayoutTimeout):
+        render._layout(slow_dot, "svg", 1.0)
+    assert time.perf_counter() - start < 5
+
+
+def test_draw_falls_back_to_folded_then_summary(monkeypatch):
+    graph = loop_graph(200)
+    real = render._layout.__wrapped__
+
+    def only_small(dot_text, fmt, seconds):  # pretend any layout of over 100 nodes times out
+        if dot_text.count("[id=") > 100:
+            raise LayoutTimeout("too slow")
+        return real(dot_text, fmt, seconds)
+
+    monkeypatch.setattr(render, "_layout", only_small)
+    drawing = draw(graph, expand=True)
+    assert drawing.svg is not None and drawing.view.groups
+    assert "stay folded" in drawing.note
+    # a graph that cannot be folded (we pretend nothing repeats) and cannot be laid out gets a summary
+    monkeypatch.setattr("explorer.drawing.collapse", lambda graph, above=0: GraphView(graph))
+    fallback = draw(graph)
+    assert fallback.svg is None and "what it is made of" in fallback.note
+    assert dict(fallback.ops) == {"AddBackward0": 200, "MulBackward0": 199, "SinBackward0": 199, "AccumulateGrad": 1}
+
+
+def test_fifty_thousand_nodes_answer_quickly():
+    graph = loop_graph(10_000)
+    assert len(graph.nodes) == 49_999
+    start = time.perf_counter()
+    drawing = draw(graph)
+    assert time.perf_counter() - start < 30  # a generous bound; the benchmark reports the real figure
+    assert drawing.svg is not None and drawing.view.drawn_nodes < MAX_DRAWN_NODES
+
+
+def test_quick_benchmark_prints_every_case_with_a_ratio():
+    out = io.StringIO()
+    rows = run(quick=True, cap=2.0, out=out)
+    text = out.getvalue()
+    assert len(rows) == 12
+    assert all(row.explorer_s > 0 for row in rows)
+    assert "shared-leaf loop, 60 steps" in text and "speed-up" in text
+    print(text)
