@@ -6,7 +6,7 @@ serves each at its own URL (/Accumulation, /Exercises?lesson=exercise-2, ...).
 
 import streamlit as st
 
-from explorer.lessons import PAGES
+from explorer.lessons import EXTRA_PAGES, PAGES
 from explorer.ui.common import setup_page
 from explorer.ui.links import PAGE_FILES
 
@@ -20,4 +20,7 @@ st.markdown(
 )
 st.subheader("The lesson")
 for page_key, (title, blurb) in PAGES.items():
+    st.page_link(PAGE_FILES[page_key], label=f"**{title}**: {blurb}")
+st.subheader("Your own functions")
+for page_key, (title, blurb) in EXTRA_PAGES.items():
     st.page_link(PAGE_FILES[page_key], label=f"**{title}**: {blurb}")

@@ -7,6 +7,8 @@ import argparse
 import json
 import sys
 
+import torch
+
 from explorer.calls import ZERO_MODES, run_calls
 from explorer.errors import ExplorerError
 from explorer.lessons import all_lessons, get_lesson
@@ -30,8 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     lessons = commands.add_parser("lessons", help="list the lesson ids")
     lessons.set_defaults(handler=_lessons)
 
-    show = commands.add_parser("show", help="capture a lesson's graph and record its backward calls")
-    show.add_argument("lesson", help="a lesson id (see `lessons`)")
+    show = commands.add_parser("show", help="capture a lesson's (or an expression's) graph and record its backward calls")
+    show.add_argument("lesson", nargs="?", help="a lesson id (see `lessons`)")
+    show.add_argument("--expr", help='instead of a lesson, a function you type, e.g. "sin(x) * exp(-y)"')
     show.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="a leaf's value, e.g. x=3")
     show.add_argument("--calls", type=int, default=1, help="how many times to call .backward() (default 1)")
     show.add_argument("--zero", choices=ZERO_MODES, default="none",
@@ -59,8 +62,8 @@ def _lessons(args) -> int:
     return 0
 
 
-def parse_assignments(assignments: list[str], known: list[str]) -> dict[str, float]:
-    """`["x=3", "y=-1"]` -> {"x": 3.0, "y": -1.0}, checked against the lesson's variables."""
+def parse_assignments(assignments: list[str], known: list[str], parse=parse_number) -> dict:
+    """`["x=3", "y=-1"]` -> {"x": 3.0, "y": -1.0}, checked against the function's variables."""
     values = {}
     for item in assignments:
         name, sep, text = item.partition("=")
@@ -69,18 +72,24 @@ def parse_assignments(assignments: list[str], known: list[str]) -> dict[str, flo
             raise ExplorerError(f"--set takes NAME=VALUE, for example x=3; got \"{item}\".")
         if name not in known:
             raise ExplorerError(f"This function has no variable \"{name}\"; its variables are {', '.join(known)}.")
-        values[name] = parse_number(text, name)
+        values[name] = parse(text, name)
     return values
 
 
 def _show(args) -> int:
-    lesson = get_lesson(args.lesson)
-    values = {**lesson.defaults, **parse_assignments(args.set, lesson.variables)}
-    session = run_calls(lesson.fn, values, args.calls, args.zero, lesson.output_name)
+    if (args.lesson is None) == (args.expr is None):
+        raise ExplorerError("Name a lesson (see `python -m explorer lessons`) or give --expr \"...\", not both.")
+    if args.expr is not None:
+        fn, title, name, values = _expression(args)
+    else:
+        lesson = get_lesson(args.lesson)
+        fn, title, name = lesson.fn, f"{lesson.title}  ({lesson.id})", lesson.id
+        values = {**lesson.defaults, **parse_assignments(args.set, lesson.variables)}
+    session = run_calls(fn, values, args.calls, args.zero)
     if args.json:
-        print(json.dumps(session_report(lesson.id, session), indent=2))
+        print(json.dumps(session_report(name, session), indent=2))
         return 0
-    print(f"{lesson.title}  ({lesson.id})")
+    print(title)
     print("values: " + ", ".join(f"{k} = {format_number(v)}" for k, v in values.items()))
     graph = session.passes[-1].graph
     print(f"graph: {len(graph.nodes)} nodes, {len(graph.edges)} edges")
@@ -89,6 +98,19 @@ def _show(args) -> int:
         grads = ", ".join(f"{name}.grad = {format_number(value)}" for name, value in record.grads_after.items())
         print(f"call {number}: {order}\n        {grads}")
     return 0
+
+
+def _expression(args):
+    """The function, title, name and values for --expr: every variable needs a --set."""
+    from explorer.expr import check_output, parse_expression, parse_leaf_value
+
+    expression = parse_expression(args.expr)
+    values = parse_assignments(args.set, list(expression.variables), parse_leaf_value)
+    missing = [name for name in expression.variables if name not in values]
+    if missing:
+        raise ExplorerError("Give every variable a value: " + " ".join(f"--set {name}=..." for name in missing))
+    check_output(expression.build(**{name: torch.tensor(value) for name, value in values.items()}))
+    return expression.build, f"f = {expression.text}", expression.text, values
 
 
 def session_report(lesson_id: str, session) -> dict:

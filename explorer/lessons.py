@@ -228,6 +228,10 @@ PAGES: dict[str, tuple[str, str]] = {
     "by-hand": ("Checking by hand", "Autograd next to the derivative from calculus."),
     "exercises": ("Exercises", "Four exercises: polynomials, two variables, zeroing, by hand."),
 }
+# Pages that are not part of the seed lesson, listed on the home page after it.
+EXTRA_PAGES: dict[str, tuple[str, str]] = {
+    "playground": ("Playground", "Type your own function and watch autograd take it apart."),
+}
 
 
 def all_lessons() -> tuple[Lesson, ...]:

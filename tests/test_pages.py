@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from explorer.lessons import PAGES, lessons_on_page
+from explorer.lessons import EXTRA_PAGES, PAGES, lessons_on_page
 from explorer.ui.links import PAGE_FILES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,7 +40,7 @@ def test_home_links_every_page():
     at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=TIMEOUT).run()
     assert not at.exception
     links = [link.proto.page for link in at.get("page_link")]
-    assert len(links) == len(PAGES)
+    assert len(links) == len(PAGES) + len(EXTRA_PAGES)
     assert all(Path(ROOT / path).exists() for path in PAGE_FILES.values())
 
 

@@ -6,4 +6,5 @@ PAGE_FILES = {
     "accumulation": "pages/3_Accumulation.py",
     "by-hand": "pages/4_Checking_by_hand.py",
     "exercises": "pages/5_Exercises.py",
+    "playground": "pages/6_Playground.py",
 }

@@ -47,11 +47,23 @@ def _choose_lesson(lessons: list[Lesson], page_key: str) -> Lesson:
 
 
 def explore(fn: Callable[..., torch.Tensor], variables: list[str], defaults: dict, key: str,
-            output_name: str = "f", lesson: Lesson | None = None) -> BackwardSession | None:
-    """Value inputs, backward controls and every view of the result, for any function of named leaves."""
-    values = _value_inputs(variables, defaults, key)
+            output_name: str = "f", lesson: Lesson | None = None,
+            parse: Callable[[str, str], object] = parse_number,
+            check: Callable[[torch.Tensor], None] | None = None) -> BackwardSession | None:
+    """Value inputs, backward controls and every view of the result, for any function of named leaves.
+
+    `parse` turns a value box's text into a value (numbers for lessons, lists too in the playground);
+    `check` may refuse the function's output before any backward call (NaN, a non-scalar).
+    """
+    values = _value_inputs(variables, defaults, key, parse)
     if values is None:
         return None
+    if check is not None:
+        try:
+            check(BackwardSession(fn, dict(values), output_name).forward())
+        except ExplorerError as error:
+            st.error(str(error))
+            return None
     session = _session_for(fn, values, key, output_name)
     _backward_controls(session, key)
     try:
@@ -61,18 +73,18 @@ def explore(fn: Callable[..., torch.Tensor], variables: list[str], defaults: dic
     return session
 
 
-def _value_inputs(variables: list[str], defaults: dict, key: str) -> dict | None:
+def _value_inputs(variables: list[str], defaults: dict, key: str, parse=parse_number) -> dict | None:
     """One text box per leaf, seeded from the URL (?x=5) and written back to it, so links reopen the same values."""
     st.subheader("Values")
-    columns = st.columns(max(len(variables), 1) + 2)
+    columns = st.columns(max(len(variables), 3))
     values, problems = {}, []
     for column, name in zip(columns, variables):
         widget_key = f"{key}:value:{name}"
         if widget_key not in st.session_state:
-            st.session_state[widget_key] = st.query_params.get(name, format_number(defaults[name]))
+            st.session_state[widget_key] = st.query_params.get(name, format_number(defaults.get(name, 1.0)))
         text = column.text_input(f"{name} =", key=widget_key)
         try:
-            values[name] = parse_number(text, name)
+            values[name] = parse(text, name)
             st.query_params[name] = text.strip()
         except ExplorerError as error:
             problems.append(str(error))
@@ -85,7 +97,7 @@ def _session_for(fn, values: dict, key: str, output_name: str) -> BackwardSessio
     """This student's leaves. New values mean new leaf tensors, so .grad starts again at None."""
     state_key = f"{key}:session"
     held = st.session_state.get(state_key)
-    if held is None or held.values != values or held.fn is not fn:
+    if held is None or held.values != values:  # the key already names the function
         held = BackwardSession(fn, dict(values), output_name)
         st.session_state[state_key] = held
     return held

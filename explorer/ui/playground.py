@@ -1,0 +1,49 @@
+"""The playground page: a function the student types, traced safely, explored like a lesson.
+
+The expression and every value live in the URL (?expr=...&x=1.5), so a shared link reopens
+the same function. The text goes through explorer.expr, never through Python's evaluator.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from explorer.errors import ExplorerError
+from explorer.expr import CONSTANTS, FUNCTIONS, check_output, parse_expression, parse_leaf_value
+from explorer.ui.common import setup_page
+from explorer.ui.page import explore
+
+EXAMPLES = ["5*x**2 + x*y + 2*y**3", "sin(x) * exp(-y)", "tanh(w*x + b)", "sum(v * v)", "(w - 2)**2"]
+KEY = "playground"
+
+
+def playground_page() -> None:
+    setup_page("Playground")
+    st.markdown(
+        "Type any function of your own variables. Each name that is not a function or a constant "
+        "becomes a leaf tensor with `requires_grad=True`; give it a number, or a short list such as "
+        "`[1, 2, 3]` for a vector. Then call `.backward()` as in the lessons."
+    )
+    with st.expander("What you can use"):
+        st.markdown(
+            "Operators `+ - * / **` and `@` (vectors). Functions: "
+            + ", ".join(f"`{name}`" for name in FUNCTIONS)
+            + ". Constants: " + ", ".join(f"`{name}`" for name in CONSTANTS)
+            + ". Reductions (`sum`, `mean`, `max`, `min`) turn a vector into the single number "
+            "`.backward()` needs. Try: " + " · ".join(f"`{example}`" for example in EXAMPLES)
+        )
+    expr_key = f"{KEY}:expr"
+    if expr_key not in st.session_state:
+        st.session_state[expr_key] = st.query_params.get("expr", EXAMPLES[0])
+    text = st.text_input("f =", key=expr_key)
+    try:
+        expression = parse_expression(text)
+    except ExplorerError as error:
+        st.error(str(error))
+        return
+    st.query_params["expr"] = expression.text
+    for stale in [name for name in st.query_params if name != "expr" and name not in expression.variables]:
+        del st.query_params[stale]  # values of variables the new expression no longer has
+    st.code(f"f = {expression.text}", language="python")
+    explore(expression.build, list(expression.variables), {}, key=f"{KEY}:{expression.text}",
+            parse=parse_leaf_value, check=check_output)

@@ -1,0 +1,3 @@
+from explorer.ui.playground import playground_page
+
+playground_page()

@@ -1,0 +1,108 @@
+"""The playground page and `show --expr` through AppTest and the real CLI."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from support import close
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def playground(query=None):
+    at = AppTest.from_file(str(ROOT / "pages/6_Playground.py"), default_timeout=60)
+    for name, value in (query or {}).items():
+        at.query_params[name] = value
+    return at.run()
+
+
+def metric(at, label):
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def type_expression(at, text):
+    return at.text_input(key="playground:expr").set_value(text).run()
+
+
+def test_typed_function_gives_autograds_gradients():
+    at = type_expression(playground(), "sin(x) * exp(-y)")
+    key = "playground:sin(x) * exp(-y)"
+    at.text_input(key=f"{key}:value:x").set_value("0.5").run()
+    at.text_input(key=f"{key}:value:y").set_value("2").run()
+    at.button(key=f"{key}:backward").click().run()
+    x, y = torch.tensor(0.5, requires_grad=True), torch.tensor(2.0, requires_grad=True)
+    gx, gy = torch.autograd.grad(torch.sin(x) * torch.exp(-y), [x, y])
+    assert close(float(metric(at, "x.grad")), gx, atol=1e-4)  # the page shows 4 significant digits
+    assert close(float(metric(at, "y.grad")), gy, atol=1e-4)
+    assert not at.exception
+
+
+def test_link_reopens_expression_and_values():
+    at = playground({"expr": "(w - 2)**2", "w": "1"})
+    assert at.text_input(key="playground:expr").value == "(w - 2)**2"
+    key = "playground:(w - 2)**2"
+    for expected in ("-2", "-4"):
+        at.button(key=f"{key}:backward").click().run()
+        assert metric(at, "w.grad") == expected
+
+
+def test_vector_values_and_a_reduction():
+    at = playground({"expr": "sum(v * v)", "v": "[1, 2, 3]"})
+    at.button(key="playground:sum(v * v):backward").click().run()
+    assert metric(at, "v.grad") == "[2, 4, 6]"
+
+
+@pytest.mark.parametrize("text,words", [
+    ("__import__('os').system('true')", "not one of them"),
+    ("sine(x)", "Did you mean 'sin'"),
+    ("x +* 2", "column"),
+    ("x.grad", "Not allowed"),
+])
+def test_bad_expressions_get_a_message_and_the_page_keeps_working(text, words):
+    at = type_expression(playground(), text)
+    assert not at.exception
+    assert any(words in error.value for error in at.error), [e.value for e in at.error]
+    at = type_expression(at, "x**2")
+    at.text_input(key="playground:x**2:value:x").set_value("3").run()
+    at.button(key="playground:x**2:backward").click().run()
+    assert not at.error and metric(at, "x.grad") == "6"
+
+
+def test_non_scalar_output_suggests_a_reduction():
+    at = playground({"expr": "v * v", "v": "[1, 2]"})
+    assert any("sum(" in error.value for error in at.error)
+
+
+def test_nan_result_is_explained():
+    at = playground({"expr": "log(x)", "x": "-1"})
+    assert any("NaN" in error.value for error in at.error)
+
+
+def test_cli_expr_json_matches_autograd():
+    done = subprocess.run([sys.executable, "-m", "explorer", "show", "--expr", "tanh(w*x + b)", "--set", "w=0.5",
+                           "--set", "x=2", "--set", "b=-1", "--calls", "2", "--json"],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    w, x, b = (torch.tensor(v, requires_grad=True) for v in (0.5, 2.0, -1.0))
+    reference = torch.autograd.grad(torch.tanh(w * x + b), [w, x, b])
+    for name, ref in zip("wxb", reference):
+        assert close(report["calls"][0]["grads_after"][name], ref)
+        assert close(report["calls"][1]["grads_after"][name], 2 * ref)
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--expr", "x*y", "--set", "x=1"], "--set y="),
+    (["--expr", "exec('1')"], "not one of the functions"),
+    (["--expr", "x", "--set", "x=1"], "leaf tensor itself"),
+    (["requires-grad", "--expr", "x"], "not both"),
+])
+def test_cli_expr_errors(args, words):
+    done = subprocess.run([sys.executable, "-m", "explorer", "show", *args], capture_output=True, text=True,
+                          timeout=120, cwd=ROOT)
+    assert done.returncode == 2 and words in done.stderr and "Traceback" not in done.stderr
