@@ -1,0 +1,62 @@
+"""The playground in a real browser: type a function, share its link, open it in a new browser."""
+
+import torch
+from playwright.sync_api import expect
+
+from browser_support import screenshot, wait_for_app
+from explorer.values import format_number
+
+
+def autograd_grads():
+    """PyTorch's own gradients of tanh(w*x + b) at w = 0.5, x = 2, b = -1, as the page formats them."""
+    w, x, b = (torch.tensor(v, requires_grad=True) for v in (0.5, 2.0, -1.0))
+    return {name: format_number(g.item()) for name, g in zip("wxb", torch.autograd.grad(torch.tanh(w * x + b), [w, x, b]))}
+
+
+def metric(page, label):
+    return page.locator("[data-testid='stMetric']", has_text=label).first.locator("[data-testid='stMetricValue']")
+
+
+def test_typed_function_and_its_shared_link(browser, server):
+    first = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = first.new_page()
+    page.goto(f"{server}/Playground")
+    wait_for_app(page)
+    box = page.get_by_label("f =")
+    box.fill("tanh(w*x + b)")
+    box.press("Enter")
+    wait_for_app(page)
+    for name, value in (("w", "0.5"), ("x", "2"), ("b", "-1")):
+        field = page.get_by_label(f"{name} =")
+        field.fill(value)
+        field.press("Enter")
+        wait_for_app(page)
+    page.get_by_role("button", name="Call .backward()").click()
+    expected = autograd_grads()
+    expect(metric(page, "w.grad")).to_have_text(expected["w"])
+    shared_link = page.url
+    assert "expr=" in shared_link and "w=0.5" in shared_link
+    screenshot(page, "playground-tanh")
+    first.close()
+
+    second = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = second.new_page()
+    page.goto(shared_link)
+    wait_for_app(page)
+    assert page.get_by_label("f =").input_value() == "tanh(w*x + b)"
+    assert page.get_by_label("x =").input_value() == "2"
+    expect(metric(page, "w.grad")).to_have_text("None")  # a new browser: a new session, no gradients yet
+    page.get_by_role("button", name="Call .backward()").click()
+    expect(metric(page, "x.grad")).to_have_text(expected["x"])
+    expect(metric(page, "b.grad")).to_have_text(expected["b"])
+    second.close()
+
+
+def test_hostile_text_gets_a_message(page, server):
+    page.goto(f"{server}/Playground")
+    wait_for_app(page)
+    box = page.get_by_label("f =")
+    box.fill("__import__('os').system('touch /tmp/owned')")
+    box.press("Enter")
+    wait_for_app(page)
+    expect(page.locator("[data-testid='stAlertContentError']").first).to_contain_text("not one of them")
