@@ -44,17 +44,50 @@ def test_home_links_every_page():
     assert all(Path(ROOT / path).exists() for path in PAGE_FILES.values())
 
 
+def grads_are(at, lesson, factor):
+    """Every leaf's .grad on screen is `factor` times the lesson's one-call gradient (None for None)."""
+    for name, expected in lesson.expected.items():
+        shown = metric(at, f"{name}.grad")
+        if factor is None:
+            assert shown == "None", name
+        else:
+            assert float(shown) == pytest.approx(factor * expected, abs=1e-5), name
+
+
 @pytest.mark.parametrize("page_key", list(PAGES))
-def test_page_loads_and_first_backward_gives_the_lesson_gradients(page_key):
+def test_every_page_accumulates_and_zeroes_both_ways(page_key):
     at = open_page(page_key)
     assert not at.exception
     lesson = lessons_on_page(page_key)[0]
     key = f"{page_key}:{lesson.id}"
+    grads_are(at, lesson, None)
     click(at, f"{key}:backward")
     assert not at.exception and not at.error
-    for name, expected in lesson.expected.items():
-        assert float(metric(at, f"{name}.grad")) == pytest.approx(expected, abs=1e-5)
+    grads_are(at, lesson, 1)
     assert "PowBackward0" in graph_svg(at)
+    click(at, f"{key}:backward")
+    grads_are(at, lesson, 2)
+    click(at, f"{key}:zero")
+    grads_are(at, lesson, 0)
+    click(at, f"{key}:backward")
+    grads_are(at, lesson, 1)
+    click(at, f"{key}:none")
+    grads_are(at, lesson, None)
+    click(at, f"{key}:backward")
+    grads_are(at, lesson, 1)
+    assert not at.exception and not at.error
+
+
+@pytest.mark.parametrize("page_key", list(PAGES))
+def test_every_page_keeps_two_sessions_apart(page_key):
+    lesson = lessons_on_page(page_key)[0]
+    key = f"{page_key}:{lesson.id}"
+    first, second = open_page(page_key), open_page(page_key)
+    click(first, f"{key}:backward")
+    click(first, f"{key}:backward")
+    click(second, f"{key}:backward")
+    grads_are(first, lesson, 2)
+    grads_are(second, lesson, 1)
 
 
 def test_accumulation_then_both_zeroings():
