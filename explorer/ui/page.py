@@ -15,9 +15,12 @@ import torch
 from explorer.calls import BackwardSession
 from explorer.errors import ExplorerError, GraphFreedError
 from explorer.lessons import PAGES, Lesson, lessons_on_page
-from explorer.render import to_dot, to_svg
+from explorer.drawing import draw
+from explorer.frames import build_animation
+from explorer.render import to_svg
 from explorer.torchviz_view import TORCHVIZ_CALL, torchviz_dot
 from explorer.ui.common import setup_page, show_svg
+from explorer.ui.player import show_player
 from explorer.values import format_number, parse_number
 
 
@@ -138,13 +141,10 @@ def _show_results(session: BackwardSession, key: str, lesson: Lesson | None) -> 
     if session.history:
         st.markdown(accumulation_strip(session))
     latest = session.passes[-1] if session.passes else None
-    graph = latest.graph if latest else session.graph()
     tab_graph, tab_order, tab_history, tab_torchviz = st.tabs(
         ["Autograd graph", "Engine order", "History of calls", "torchviz's view"])
     with tab_graph:
-        if latest is None:
-            st.caption("The graph autograd recorded for f. Call .backward() to see gradients flow through it.")
-        show_svg(to_svg(to_dot(graph, latest)))
+        _graph_view(session, key)
     with tab_order:
         if latest is None:
             st.info("No backward call yet.")
@@ -162,6 +162,28 @@ def _show_results(session: BackwardSession, key: str, lesson: Lesson | None) -> 
         show_svg(to_svg(torchviz_dot(session.forward(), session.leaves)))
     if lesson is not None and lesson.by_hand is not None:
         _by_hand_check(session, lesson)
+
+
+def _graph_view(session: BackwardSession, key: str) -> None:
+    """Before any call: the graph autograd recorded. After a call: the player, animating the latest pass."""
+    expand = st.session_state.get(f"{key}:expand", False)
+    if not session.passes:
+        st.caption("The graph autograd recorded for f. Call .backward() to watch the gradient flow through it.")
+        drawing = draw(session.graph(), expand=expand)
+        if drawing.svg is not None:
+            show_svg(drawing.svg)
+        folded = bool(drawing.view.groups)
+    else:
+        animation = build_animation(session, expand=expand)
+        show_player(animation, key=f"{key}:player")
+        folded = "folded" in animation.note
+        drawing = None
+    if folded or expand:
+        st.checkbox("Show every node (slower for big graphs)", key=f"{key}:expand")
+    if drawing is not None and drawing.note:
+        st.info(drawing.note)
+    if drawing is not None and drawing.svg is None:
+        st.table([{"backward op": name, "count": count} for name, count in drawing.ops])
 
 
 def accumulation_strip(session: BackwardSession) -> str:

@@ -1,0 +1,96 @@
+"""The backward-pass player: one JS module and one stylesheet, used by the app and by exports.
+
+`player_js()` and `player_css()` are the files' texts (the Streamlit component is declared
+with them, in explorer/ui/player.py). `standalone_html()` puts the same player, its data and
+its styles into one HTML file that works offline: no URL appears anywhere in it.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import json
+from pathlib import Path
+
+from explorer.frames import Animation
+
+HERE = Path(__file__).resolve().parent
+
+# The page around a standalone player: the theme variables Streamlit would otherwise provide.
+PAGE_CSS = """
+:root {
+  color-scheme: light dark;
+  --st-text-color: #1f2328;
+  --st-background-color: #ffffff;
+  --st-secondary-background-color: #f0f2f6;
+  --st-border-color: rgba(127, 127, 127, 0.35);
+  --st-primary-color: #1f5fa8;
+}
+@media (prefers-color-scheme: dark) {
+  :root {
+    --st-text-color: #e6e6e6;
+    --st-background-color: #0e1117;
+    --st-secondary-background-color: #262730;
+    --st-border-color: rgba(250, 250, 250, 0.2);
+    --st-primary-color: #3b82f6;
+  }
+}
+body {
+  margin: 0;
+  background: var(--st-background-color);
+  color: var(--st-text-color);
+  font-family: system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif;
+}
+main { max-width: 1100px; margin: 0 auto; padding: 1rem 1.25rem 2rem; }
+h1 { font-size: 1.35rem; margin: 0.2rem 0 0.8rem; }
+footer { margin-top: 1rem; font-size: 0.8rem; opacity: 0.7; }
+"""
+
+# Nothing may load from anywhere: the file is the whole app.
+CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
+
+
+@functools.lru_cache(maxsize=1)
+def player_js() -> str:
+    return (HERE / "player.js").read_text(encoding="utf-8")
+
+
+@functools.lru_cache(maxsize=1)
+def player_css() -> str:
+    return (HERE / "player.css").read_text(encoding="utf-8")
+
+
+def standalone_html(animation: Animation, title: str) -> str:
+    """One self-contained HTML page that plays the animation (inline SVG, data, JS and CSS)."""
+    js = player_js()
+    if "</script" in js.lower():
+        raise ValueError("player.js must not contain '</script', it is inlined into a <script> element")
+    # In a <script> element only "</" can end it early; "<\/" means the same inside a JSON string.
+    data = json.dumps(animation.to_dict(), ensure_ascii=False).replace("</", "<\\/")
+    escaped_title = html.escape(title)
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="{CSP}">
+<title>{escaped_title}</title>
+<style>{PAGE_CSS}</style>
+<style>{player_css()}</style>
+</head>
+<body>
+<main>
+<h1>{escaped_title}</h1>
+<div id="player"></div>
+<footer>Recorded from PyTorch's real backward pass by Autograd Explorer. Keys: Space play/pause,
+← → step, Home restart, End jump to the end.</footer>
+</main>
+<script type="application/json" id="player-data">{data}</script>
+<script type="module">
+{js}
+const data = JSON.parse(document.getElementById("player-data").textContent);
+mountPlayer(document.getElementById("player"), data);
+</script>
+</body>
+</html>
+"""

@@ -1,0 +1,676 @@
+// Autograd Explorer's backward-pass player.
+//
+// One self-contained ES module, used two ways:
+//   * as a Streamlit components-v2 module: `export default function (component)`;
+//   * in the standalone HTML export, where the page calls `mountPlayer(element, data)`.
+// Streamlit loads this text as a single module from a blob URL, so it cannot import anything.
+//
+// The data comes from explorer/frames.py: the laid-out SVG (ids n0.., e0..) and a list of
+// frames, each naming the node that runs, the edges a gradient travels and the texts to show.
+// The player never computes a gradient. Advancing one frame only toggles classes and sets the
+// text of a few elements found once at start-up; going back or jumping replays the frames'
+// class changes from a clean state, which is still only a few class toggles per frame.
+
+const BASE_INTERVAL_MS = 1100; // one frame at speed 1x
+const SPEEDS = [0.5, 1, 2, 4, 10];
+const MAX_FIT_SCALE = 1.6; // fitting a tiny graph should not blow it up to poster size
+const MIN_READABLE_SCALE = 0.45; // below this a fitted graph is unreadable: start at 100% instead
+const MIN_SCALE = 0.02;
+const MAX_SCALE = 8;
+const REPORT_DELAY_MS = 250; // Python hears about the step once the student stops pressing keys
+
+// The player whose shortcuts work when nothing in particular has focus (the page body).
+let lastUsedPlayer = null;
+
+const ICONS = {
+  first: '<path d="M21 6v12l-7-6zM14 6v12l-7-6zM4 6h2v12H4z"/>',
+  prev: '<path d="M17 6v12l-8.5-6zM6 6h2v12H6z"/>',
+  play: '<path d="M7 5v14l12-7z"/>',
+  pause: '<path d="M6 5h4v14H6zM14 5h4v14h-4z"/>',
+  next: '<path d="M7 6v12l8.5-6zM16 6h2v12h-2z"/>',
+  last: '<path d="M3 6v12l7-6zM10 6v12l7-6zM18 6h2v12h-2z"/>',
+  zoomIn: '<path d="M11 5h2v6h6v2h-6v6h-2v-6H5v-2h6z"/>',
+  zoomOut: '<path d="M5 11h14v2H5z"/>',
+  fit: '<path d="M3 3h6v2H5v4H3zM15 3h6v6h-2V5h-4zM3 15h2v4h4v2H3zM19 15h2v6h-6v-2h4zM9 9h6v6H9z"/>',
+  fullscreen: '<path d="M14 3h7v7h-2V6.4l-5.3 5.3-1.4-1.4L17.6 5H14zM3 14h2v3.6l5.3-5.3 1.4 1.4L6.4 19H10v2H3z"/>',
+};
+
+function icon(name) {
+  return `<svg class="agp-icon" viewBox="0 0 24 24" aria-hidden="true">${ICONS[name]}</svg>`;
+}
+
+const TEMPLATE = `
+  <div class="agp-bar" role="toolbar" aria-label="Player controls">
+    <div class="agp-group">
+      <button type="button" data-act="first" title="Restart (Home)" aria-label="Restart">${icon("first")}</button>
+      <button type="button" data-act="prev" title="Step back (Left arrow)" aria-label="Step back">${icon("prev")}</button>
+      <button type="button" data-act="play" class="agp-play" title="Play / pause (Space)" aria-label="Play or pause">
+        <span class="agp-when-paused">${icon("play")}</span><span class="agp-when-playing">${icon("pause")}</span>
+      </button>
+      <button type="button" data-act="next" title="Step forward (Right arrow)" aria-label="Step forward">${icon("next")}</button>
+      <button type="button" data-act="last" title="Jump to the end (End)" aria-label="Jump to the end">${icon("last")}</button>
+    </div>
+    <input class="agp-scrub" type="range" min="0" max="0" value="0" aria-label="Step">
+    <span class="agp-count" aria-live="off"></span>
+    <label class="agp-speed">Speed <select aria-label="Speed"></select></label>
+    <div class="agp-group agp-view">
+      <button type="button" data-act="zoom-out" title="Zoom out (mouse wheel)" aria-label="Zoom out">${icon("zoomOut")}</button>
+      <button type="button" data-act="zoom-in" title="Zoom in (mouse wheel)" aria-label="Zoom in">${icon("zoomIn")}</button>
+      <button type="button" data-act="fit" title="Fit the graph to the view" aria-label="Fit to view">${icon("fit")}</button>
+      <button type="button" data-act="fullscreen" title="Full screen" aria-label="Full screen">${icon("fullscreen")}</button>
+    </div>
+  </div>
+  <div class="agp-note" role="note" hidden></div>
+  <div class="agp-caption" aria-live="polite">
+    <div class="agp-title"></div>
+    <ul class="agp-lines"></ul>
+  </div>
+  <div class="agp-stage" title="">
+    <div class="agp-svg"></div>
+    <div class="agp-hint">wheel: zoom · drag: move · Space, ←, →, Home, End</div>
+  </div>
+  <div class="agp-strip" aria-label="The .grad of each leaf after every call"></div>
+  <div class="agp-legend"></div>
+`;
+
+export function mountPlayer(container, data, options = {}) {
+  return new Player(container, data, options);
+}
+
+class Player {
+  constructor(container, data, { onStep = null, startStep = 0 } = {}) {
+    this.data = data;
+    this.frames = data.frames;
+    this.onStep = onStep;
+    this.step = -1;
+    this.playing = false;
+    this.speed = 1;
+    this.timer = null;
+    this.reportTimer = null;
+    this.cleanups = [];
+
+    this.root = document.createElement("div");
+    this.root.className = "agp-root";
+    this.root.tabIndex = 0;
+    this.root.setAttribute("role", "region");
+    this.root.setAttribute("aria-label", "Backward pass player");
+    this.root.innerHTML = TEMPLATE;
+    this.root.agpPlayer = this; // tests and the standalone page reach the player through its element
+    for (const [key, value] of Object.entries(data.palette || {})) {
+      this.root.style.setProperty(`--agp-${key.replace(/_/g, "-")}`, value);
+    }
+    container.appendChild(this.root);
+
+    this.$ = (selector) => this.root.querySelector(selector);
+    this.buildGraph();
+    this.buildControls();
+    this.buildStrip();
+    this.buildLegend();
+    this.bindKeys();
+    this.bindView();
+    if (!lastUsedPlayer || !lastUsedPlayer.root.isConnected) lastUsedPlayer = this;
+
+    this.goTo(Math.min(Math.max(startStep, 0), this.frames.length - 1));
+    this.fitInitial();
+  }
+
+  // -- start-up: find every element a frame will touch, once ------------------------------
+  buildGraph() {
+    const holder = this.$(".agp-svg");
+    this.nodeEls = new Map(); // node id -> its element and its reference copies (render.py draws
+    this.edgeEls = new Map(); // a node used many times once, plus a small copy beside each use)
+    this.edgeTexts = new Map(); // filled lazily: most edges are never asked for a text
+    this.gradEls = new Map();
+    this.boxes = new Map();
+    holder.innerHTML = this.data.svg || "";
+    const svg = (this.svg = holder.querySelector("svg"));
+    if (!svg) {
+      this.$(".agp-stage").hidden = true; // nothing could be laid out: the captions still play
+      return;
+    }
+    const [gx, gy, gw, gh] = svg.getAttribute("viewBox").split(/[\s,]+/).map(Number);
+    this.extent = { x: gx, y: gy, w: gw, h: gh };
+    // One viewBox unit = one CSS pixel at scale 1; the camera is a CSS transform on the <svg>.
+    svg.setAttribute("width", String(gw));
+    svg.setAttribute("height", String(gh));
+    const group = svg.querySelector("g.graph");
+    const matrix = group && group.transform.baseVal.consolidate();
+    this.groupMatrix = matrix ? matrix.matrix : null;
+
+    for (const g of svg.querySelectorAll("g.node")) {
+      const copyOf = [...g.classList].find((name) => name.startsWith("ref-of-"));
+      const id = copyOf ? copyOf.slice("ref-of-".length) : g.id;
+      if (!this.nodeEls.has(id)) this.nodeEls.set(id, []);
+      if (copyOf) this.nodeEls.get(id).push(g);
+      else this.nodeEls.get(id).unshift(g); // the node itself first: it is the one to follow
+    }
+    for (const g of svg.querySelectorAll("g.edge")) this.edgeEls.set(g.id, g);
+    for (const leafId of Object.keys(this.data.leaves || {})) {
+      const text = this.gradTextOf(leafId);
+      if (text) this.gradEls.set(leafId, text);
+    }
+  }
+
+  // Add, remove or replace classes on a node and its reference copies.
+  mark(id, action, ...names) {
+    for (const g of this.nodeEls.get(id) || []) g.classList[action](...names);
+  }
+
+  gradTextOf(leafId) {
+    const node = (this.nodeEls.get(leafId) || [])[0];
+    if (!node) return null;
+    const texts = [...node.querySelectorAll("text")];
+    let text = texts.find((t) => t.textContent.trim().startsWith("grad ="));
+    if (!text && texts.length) {
+      // Drawn without a grad line: add one under the last line of the label.
+      const lastLine = texts[texts.length - 1];
+      text = lastLine.cloneNode(false);
+      text.setAttribute("y", String(Number(lastLine.getAttribute("y")) + 13));
+      node.appendChild(text);
+    }
+    if (text) {
+      text.classList.add("grad-value");
+      text.setAttribute("data-leaf", leafId);
+    }
+    return text;
+  }
+
+  edgeText(edgeId) {
+    if (this.edgeTexts.has(edgeId)) return this.edgeTexts.get(edgeId);
+    const edge = this.edgeEls.get(edgeId);
+    let text = edge ? edge.querySelector("text") : null;
+    const path = edge ? edge.querySelector("path") : null;
+    if (edge && !text && path) {
+      // An edge Graphviz drew without a label: put the value beside the middle of its path.
+      const middle = path.getPointAtLength(path.getTotalLength() / 2);
+      text = document.createElementNS(this.svg.namespaceURI, "text");
+      text.setAttribute("x", String(middle.x + 6));
+      text.setAttribute("y", String(middle.y));
+      edge.appendChild(text);
+    }
+    if (text) text.classList.add("grad-flow");
+    this.edgeTexts.set(edgeId, text);
+    return text;
+  }
+
+  buildControls() {
+    const last = this.frames.length - 1;
+    this.scrub = this.$(".agp-scrub");
+    this.scrub.max = String(last);
+    this.count = this.$(".agp-count");
+    this.title = this.$(".agp-title");
+    this.lines = this.$(".agp-lines");
+    this.lineEls = [];
+    const select = this.$(".agp-speed select");
+    for (const speed of SPEEDS) {
+      const option = document.createElement("option");
+      option.value = String(speed);
+      option.textContent = `${speed}×`;
+      option.selected = speed === this.speed;
+      select.appendChild(option);
+    }
+    select.addEventListener("change", () => {
+      this.speed = Number(select.value);
+      if (this.playing) this.schedule();
+    });
+    this.scrub.addEventListener("input", () => {
+      this.pause();
+      this.goTo(Number(this.scrub.value));
+      this.report();
+    });
+    const actions = {
+      first: () => this.userGoTo(0),
+      prev: () => this.userGoTo(this.step - 1),
+      play: () => this.toggle(),
+      next: () => this.userGoTo(this.step + 1),
+      last: () => this.userGoTo(last),
+      "zoom-in": () => this.svg && this.zoomBy(1.25),
+      "zoom-out": () => this.svg && this.zoomBy(0.8),
+      fit: () => this.svg && this.fit(),
+      fullscreen: () => this.toggleFullscreen(),
+    };
+    for (const button of this.root.querySelectorAll("button[data-act]")) {
+      button.addEventListener("click", () => {
+        actions[button.dataset.act]();
+        this.root.focus({ preventScroll: true }); // so Space next means play/pause, not "click again"
+      });
+    }
+    const note = this.$(".agp-note");
+    if (this.data.note) {
+      note.textContent = this.data.note;
+      note.hidden = false;
+    }
+  }
+
+  buildStrip() {
+    const strip = this.$(".agp-strip");
+    const history = this.data.history || { leaves: [], entries: [] };
+    this.currentChips = new Map(); // leaf name -> value element of the call being animated
+    if (!history.entries.length) {
+      strip.hidden = true;
+      return;
+    }
+    const heading = document.createElement("div");
+    heading.className = "agp-strip-title";
+    heading.textContent = ".grad after each call";
+    strip.appendChild(heading);
+    for (const leaf of history.leaves) {
+      const row = document.createElement("div");
+      row.className = "agp-row";
+      const name = document.createElement("span");
+      name.className = "agp-leaf";
+      name.textContent = `${leaf}.grad`;
+      const chips = document.createElement("ol");
+      chips.className = "agp-chips";
+      for (const entry of history.entries) {
+        const chip = document.createElement("li");
+        chip.className = `agp-chip mark-${entry.mark}${entry.current ? " current" : ""}`;
+        chip.dataset.number = String(entry.number);
+        chip.title = entry.message || entry.action;
+        const action = document.createElement("span");
+        action.className = "agp-action";
+        action.textContent = entry.mark === "backward" ? `call ${entry.number}` : entry.action;
+        const value = document.createElement("span");
+        value.className = "agp-value";
+        value.textContent = entry.mark === "refused" ? "refused" : entry.texts[leaf];
+        value.dataset.final = value.textContent;
+        chip.append(action, value);
+        chips.appendChild(chip);
+        if (entry.current) this.currentChips.set(leaf, value);
+      }
+      row.append(name, chips);
+      strip.appendChild(row);
+    }
+  }
+
+  buildLegend() {
+    const legend = this.$(".agp-legend");
+    for (const [color, label, border] of this.data.legend || []) {
+      const item = document.createElement("span");
+      const swatch = document.createElement("i");
+      swatch.style.background = color;
+      if (border) swatch.style.borderColor = border;
+      item.append(swatch, document.createTextNode(label));
+      legend.appendChild(item);
+    }
+  }
+
+  // -- frames ---------------------------------------------------------------------------
+  userGoTo(index) {
+    this.pause();
+    this.goTo(index);
+    this.report();
+  }
+
+  goTo(index) {
+    const target = Math.min(Math.max(index, 0), this.frames.length - 1);
+    if (target === this.step) return;
+    if (target === this.step + 1 && this.step >= 0) {
+      this.retire(this.frames[this.step]); // the cheap path: one frame forward
+    } else {
+      this.reset();
+      for (let i = 0; i < target; i++) this.past(this.frames[i]);
+    }
+    this.step = target;
+    this.present(this.frames[target]);
+  }
+
+  reset() {
+    for (const copies of this.nodeEls.values()) {
+      for (const g of copies) g.classList.remove("active", "done", "written");
+    }
+    for (const g of this.edgeEls.values()) g.classList.remove("flow", "passed");
+    for (const text of this.gradEls.values()) text.classList.remove("changed");
+    for (const value of this.currentChips.values()) value.classList.remove("changed");
+    this.chipsReached = new Set();
+  }
+
+  // A frame that has happened: its nodes are done, its gradients have passed, its .grad stays.
+  past(frame) {
+    for (const id of frame.ran) this.mark(id, "add", "done");
+    for (const edge of frame.edges) {
+      this.edgeEls.get(edge.id)?.classList.add("passed");
+      this.setEdgeText(edge);
+    }
+    this.applyGrads(frame);
+  }
+
+  // The frame on screen: its node runs, its gradients travel.
+  present(frame) {
+    for (const id of frame.ran) {
+      if (id !== frame.active) this.mark(id, "add", "done");
+    }
+    if (frame.active) this.mark(frame.active, "add", "active");
+    for (const edge of frame.edges) {
+      this.edgeEls.get(edge.id)?.classList.add("flow");
+      this.setEdgeText(edge);
+    }
+    this.applyGrads(frame);
+    if (frame.change) {
+      this.mark(frame.change.leaf, "add", "written");
+      this.gradEls.get(frame.change.leaf)?.classList.add("changed");
+      this.currentChips.get(frame.change.name)?.classList.add("changed");
+    }
+    this.showCaption(frame);
+    this.root.dataset.step = String(frame.index);
+    this.root.dataset.activeNode = frame.active || "";
+    this.scrub.value = String(frame.index);
+    this.count.textContent = `${frame.index} / ${this.frames.length - 1}`;
+    // At the end, look at the last .grad written (a leaf, usually far from the output).
+    const focus = frame.active || (frame.kind === "done" ? this.lastWritten() : null);
+    if (focus && this.svg && this.viewReady) this.follow(focus);
+  }
+
+  // The frame on screen becomes the past: the cheap way forward.
+  retire(frame) {
+    if (frame.active) this.mark(frame.active, "remove", "active");
+    for (const id of frame.ran) this.mark(id, "add", "done");
+    for (const edge of frame.edges) this.edgeEls.get(edge.id)?.classList.replace("flow", "passed");
+    if (frame.change) {
+      this.mark(frame.change.leaf, "remove", "written");
+      this.gradEls.get(frame.change.leaf)?.classList.remove("changed");
+      this.currentChips.get(frame.change.name)?.classList.remove("changed");
+    }
+  }
+
+  lastWritten() {
+    const frame = [...this.frames].reverse().find((f) => f.change);
+    return frame ? frame.change.leaf : null;
+  }
+
+  setEdgeText(edge) {
+    if (edge.text == null) return;
+    const text = this.edgeText(edge.id);
+    if (text && text.textContent !== edge.text) text.textContent = edge.text;
+  }
+
+  applyGrads(frame) {
+    for (const [leafId, value] of Object.entries(frame.leaf_grads)) {
+      const text = this.gradEls.get(leafId);
+      if (text) text.textContent = `grad = ${value}`;
+    }
+    // The strip's chip for the call being animated fills in when that leaf's .grad is written.
+    if (frame.change) this.chipsReached.add(frame.change.name);
+    for (const [leaf, value] of this.currentChips) {
+      value.textContent = this.chipsReached.has(leaf) ? value.dataset.final : "…";
+    }
+  }
+
+  showCaption(frame) {
+    this.title.textContent = frame.title;
+    frame.lines.forEach((line, i) => {
+      if (!this.lineEls[i]) {
+        this.lineEls[i] = document.createElement("li");
+        this.lines.appendChild(this.lineEls[i]);
+      }
+      this.lineEls[i].textContent = line;
+      this.lineEls[i].hidden = false;
+    });
+    for (let i = frame.lines.length; i < this.lineEls.length; i++) this.lineEls[i].hidden = true;
+  }
+
+  // -- playing --------------------------------------------------------------------------
+  toggle() {
+    if (this.playing) this.pause();
+    else this.play();
+  }
+
+  play() {
+    if (this.step >= this.frames.length - 1) this.goTo(0);
+    this.playing = true;
+    this.root.classList.add("playing");
+    this.schedule();
+  }
+
+  pause() {
+    if (!this.playing) return;
+    this.playing = false;
+    this.root.classList.remove("playing");
+    clearTimeout(this.timer);
+    this.report();
+  }
+
+  schedule() {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      if (!this.playing) return;
+      this.goTo(this.step + 1);
+      if (this.step >= this.frames.length - 1) this.pause();
+      else this.schedule();
+    }, BASE_INTERVAL_MS / this.speed);
+  }
+
+  // Tell Python the step, but not on every frame of a playback: each report reruns the page.
+  report() {
+    if (!this.onStep) return;
+    clearTimeout(this.reportTimer);
+    this.reportTimer = setTimeout(() => {
+      if (!this.playing) this.onStep(this.step);
+    }, REPORT_DELAY_MS);
+  }
+
+  // -- keyboard -------------------------------------------------------------------------
+  bindKeys() {
+    const onKey = (event) => this.onKey(event);
+    this.root.addEventListener("keydown", onKey);
+    const onPageKey = (event) => {
+      const focused = document.activeElement;
+      if ((!focused || focused === document.body) && lastUsedPlayer === this) onKey(event);
+    };
+    document.addEventListener("keydown", onPageKey);
+    this.cleanups.push(() => document.removeEventListener("keydown", onPageKey));
+    const claim = () => { lastUsedPlayer = this; };
+    this.root.addEventListener("pointerdown", claim);
+    this.root.addEventListener("focusin", claim);
+  }
+
+  onKey(event) {
+    if (event.defaultPrevented || event.altKey || event.ctrlKey || event.metaKey) return;
+    const target = event.composedPath()[0];
+    const tag = target && target.tagName ? target.tagName.toLowerCase() : "";
+    const isRange = tag === "input" && target.type === "range";
+    if ((tag === "input" && !isRange) || tag === "textarea" || tag === "select" || target.isContentEditable) return;
+    if (tag === "button" && (event.key === " " || event.key === "Enter")) return; // the button's own click
+    if (isRange && event.key !== " ") return; // the slider moves itself with arrows, Home and End
+    const last = this.frames.length - 1;
+    const keys = {
+      " ": () => this.toggle(),
+      ArrowRight: () => this.userGoTo(this.step + 1),
+      ArrowLeft: () => this.userGoTo(this.step - 1),
+      Home: () => this.userGoTo(0),
+      End: () => this.userGoTo(last),
+    };
+    if (!keys[event.key]) return; // C and R stay Streamlit's
+    event.preventDefault();
+    keys[event.key]();
+  }
+
+  // -- zoom, pan, fit, fullscreen: a CSS transform on the SVG is the camera ----------------
+  // Not the viewBox: changing it makes the browser lay out every element of the SVG again
+  // (30-40 ms on a 500-node graph, each time the view follows the running node), while a
+  // transform only moves and scales what is already laid out.
+  bindView() {
+    this.stage = this.$(".agp-stage");
+    if (!this.svg) return;
+    const naturalHeight = this.extent.h * (96 / 72) + 24; // Graphviz sizes are in points
+    this.stage.style.height = `${Math.round(Math.min(Math.max(naturalHeight, 260), 620))}px`;
+    this.view = { cx: this.extent.x + this.extent.w / 2, cy: this.extent.y + this.extent.h / 2, s: 1 };
+
+    this.stage.addEventListener("wheel", (event) => {
+      event.preventDefault();
+      const factor = Math.exp(-event.deltaY * (event.deltaMode === 1 ? 0.05 : 0.0015));
+      this.zoomBy(factor, event.clientX, event.clientY);
+    }, { passive: false });
+
+    let drag = null;
+    this.stage.addEventListener("pointerdown", (event) => {
+      if (event.button !== 0) return;
+      drag = { x: event.clientX, y: event.clientY, cx: this.view.cx, cy: this.view.cy };
+      this.stage.setPointerCapture(event.pointerId);
+      this.stage.classList.add("dragging");
+      this.root.focus({ preventScroll: true });
+    });
+    this.stage.addEventListener("pointermove", (event) => {
+      if (!drag) return;
+      this.view.cx = drag.cx - (event.clientX - drag.x) / this.view.s;
+      this.view.cy = drag.cy - (event.clientY - drag.y) / this.view.s;
+      this.applyView();
+    });
+    const endDrag = () => {
+      drag = null;
+      this.stage.classList.remove("dragging");
+    };
+    this.stage.addEventListener("pointerup", endDrag);
+    this.stage.addEventListener("pointercancel", endDrag);
+
+    const onFullscreen = () => requestAnimationFrame(() => {
+      this.measureStage();
+      this.fit();
+    });
+    document.addEventListener("fullscreenchange", onFullscreen);
+    this.cleanups.push(() => document.removeEventListener("fullscreenchange", onFullscreen));
+    if (typeof ResizeObserver !== "undefined") {
+      this.resizeObserver = new ResizeObserver(() => {
+        this.measureStage();
+        this.applyView();
+      });
+      this.resizeObserver.observe(this.stage);
+      this.cleanups.push(() => this.resizeObserver.disconnect());
+    }
+  }
+
+  // The stage's size is read once and again only when it changes: reading it inside a frame would
+  // force the browser to lay out the whole SVG right after the frame changed its classes.
+  stageSize() {
+    if (!this.size) this.measureStage();
+    return this.size;
+  }
+
+  measureStage() {
+    const box = this.stage.getBoundingClientRect();
+    this.size = { w: Math.max(box.width, 1), h: Math.max(box.height, 1) };
+  }
+
+  applyView() {
+    const { w, h } = this.stageSize();
+    const { cx, cy, s } = this.view;
+    const x = w / 2 - (cx - this.extent.x) * s;
+    const y = h / 2 - (cy - this.extent.y) * s;
+    this.svg.style.transform = `translate(${x}px, ${y}px) scale(${s})`;
+  }
+
+  fitScale() {
+    const { w, h } = this.stageSize();
+    const pad = 16;
+    return Math.min((w - pad) / this.extent.w, (h - pad) / this.extent.h, MAX_FIT_SCALE);
+  }
+
+  fit() {
+    this.view = { cx: this.extent.x + this.extent.w / 2, cy: this.extent.y + this.extent.h / 2, s: this.fitScale() };
+    this.applyView();
+  }
+
+  // A big graph fitted whole is too small to read: start at 100% on the running node instead.
+  fitInitial() {
+    if (!this.svg) return;
+    this.measureNodes();
+    const scale = this.fitScale();
+    this.viewReady = true;
+    if (scale >= MIN_READABLE_SCALE) {
+      this.fit();
+      return;
+    }
+    this.view.s = 1;
+    const frame = this.frames[this.step];
+    this.centerOn(frame.active || this.data.output);
+  }
+
+  zoomBy(factor, clientX, clientY) {
+    const { w, h } = this.stageSize();
+    const { left, top } = this.stage.getBoundingClientRect();
+    const s = Math.min(Math.max(this.view.s * factor, MIN_SCALE), MAX_SCALE);
+    // Keep the graph point under the cursor (or the centre) where it is.
+    const dx = (clientX === undefined ? w / 2 : clientX - left) - w / 2;
+    const dy = (clientY === undefined ? h / 2 : clientY - top) - h / 2;
+    const px = this.view.cx + dx / this.view.s;
+    const py = this.view.cy + dy / this.view.s;
+    this.view = { cx: px - dx / s, cy: py - dy / s, s };
+    this.applyView();
+  }
+
+  // Every node's box in viewBox units, read in one go at start-up (nodes never move), so that
+  // following the running node never makes the browser lay the SVG out in the middle of a frame.
+  measureNodes() {
+    const m = this.groupMatrix;
+    for (const [id, copies] of this.nodeEls) {
+      const b = copies[0].getBBox();
+      this.boxes.set(id, m
+        ? { x: m.a * b.x + m.c * b.y + m.e, y: m.b * b.x + m.d * b.y + m.f, w: b.width * m.a, h: b.height * m.d }
+        : { x: b.x, y: b.y, w: b.width, h: b.height });
+    }
+  }
+
+  boxOf(id) {
+    return this.boxes.get(id) || null;
+  }
+
+  // Centre a node, but where the graph is bigger than the view keep its edges at the view's
+  // edges: no half-empty stage when the node is the first or last of a long chain.
+  centerOn(id) {
+    const box = this.boxOf(id);
+    if (!box) return;
+    const { w, h } = this.stageSize();
+    const clamp = (centre, half, start, length) =>
+      length <= 2 * half ? start + length / 2 : Math.min(Math.max(centre, start + half), start + length - half);
+    const { x, y, w: gw, h: gh } = this.extent;
+    this.view.cx = clamp(box.x + box.w / 2, w / this.view.s / 2, x, gw);
+    this.view.cy = clamp(box.y + box.h / 2, h / this.view.s / 2, y, gh);
+    this.applyView();
+  }
+
+  // Keep the running node in sight while playing through a graph bigger than the view.
+  follow(id) {
+    const box = this.boxOf(id);
+    if (!box) return;
+    const { w, h } = this.stageSize();
+    const halfW = w / this.view.s / 2;
+    const halfH = h / this.view.s / 2;
+    const inside = box.x >= this.view.cx - halfW && box.x + box.w <= this.view.cx + halfW
+      && box.y >= this.view.cy - halfH && box.y + box.h <= this.view.cy + halfH;
+    if (!inside) this.centerOn(id);
+  }
+
+  toggleFullscreen() {
+    if (document.fullscreenElement) document.exitFullscreen();
+    else if (this.root.requestFullscreen) this.root.requestFullscreen().catch(() => {});
+  }
+
+  destroy() {
+    this.playing = false;
+    clearTimeout(this.timer);
+    clearTimeout(this.reportTimer);
+    for (const cleanup of this.cleanups) cleanup();
+    if (lastUsedPlayer === this) lastUsedPlayer = null;
+    this.root.remove();
+  }
+}
+
+// -- Streamlit components v2 ------------------------------------------------------------------
+// Streamlit calls this again whenever the page reruns, and never calls the previous cleanup in
+// between: the player lives on parentElement and is rebuilt only when the animation changed.
+export default function (component) {
+  const { data, parentElement, setStateValue } = component;
+  const host = parentElement;
+  const existing = host.__agpPlayer;
+  if (existing && existing.root.isConnected && existing.data.signature === data.signature) {
+    existing.onStep = (step) => setStateValue("step", step);
+    return () => existing.destroy();
+  }
+  if (existing) existing.destroy();
+  const player = mountPlayer(host, data, { onStep: (step) => setStateValue("step", step) });
+  host.__agpPlayer = player;
+  return () => {
+    player.destroy();
+    if (host.__agpPlayer === player) host.__agpPlayer = null;
+  };
+}

@@ -1,0 +1,28 @@
+"""The backward-pass player inside a Streamlit page (a components-v2 component).
+
+The component is declared once, when this module is imported: its definition is only the
+player's JS and CSS text and holds no tensors or session data. Each page mounts it with the
+plain data of frames.build_animation(), and gets back the step the student is looking at.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from explorer.frames import Animation
+from explorer.player import player_css, player_js
+
+COMPONENT_NAME = "autograd_explorer.backward_player"
+
+_player = st.components.v2.component(COMPONENT_NAME, js=player_js(), css=player_css())
+
+
+def show_player(animation: Animation, key: str) -> int | None:
+    """Mount the player; returns the step the student stopped at (None until they move it).
+
+    The player reports the step when the student steps, scrubs or pauses, not on every frame of
+    a playback: each report reruns the page.
+    """
+    result = _player(key=key, data=animation.to_dict(), on_step_change=lambda: None)
+    step = result.get("step")
+    return int(step) if step is not None else None

@@ -1,0 +1,220 @@
+"""The standalone player, opened from a file with the network cut off, in Debian's Chromium.
+
+What the page shows is held against PyTorch itself: the leaf's .grad text in the SVG after the
+last frame must be what `w.grad` holds, and stepping with the keyboard must visit the nodes in
+the order the engine ran them.
+"""
+
+from __future__ import annotations
+
+import statistics
+
+import pytest
+import torch
+
+from explorer.calls import BackwardSession, run_calls
+from explorer.frames import build_animation
+from explorer.lessons import get_lesson
+from explorer.player import standalone_html
+from explorer.values import format_number
+from support import close
+
+from browser_support import screenshot
+
+ROOT = ".agp-root"
+
+
+@pytest.fixture
+def offline(page):
+    """The page, with every request that is not the file itself refused (and remembered)."""
+    refused, errors = [], []
+
+    def route(request_route):
+        if request_route.request.url.startswith("file:"):
+            request_route.continue_()
+        else:
+            refused.append(request_route.request.url)
+            request_route.abort()
+
+    page.route("**/*", route)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    yield page
+    assert refused == [], f"the standalone page tried to reach the network: {refused}"
+    assert errors == [], f"errors in the page: {errors}"
+
+
+def open_player(page, tmp_path, animation, title: str):
+    path = tmp_path / "player.html"
+    path.write_text(standalone_html(animation, title), encoding="utf-8")
+    page.goto(path.as_uri())
+    page.wait_for_selector(f"{ROOT}[data-step='0']")
+    return page.locator(ROOT)
+
+
+def step_and_active(page) -> tuple[int, str]:
+    return tuple(page.eval_on_selector(ROOT, "e => [Number(e.dataset.step), e.dataset.activeNode]"))
+
+
+@pytest.fixture(scope="module")
+def accumulation():
+    """The accumulation lesson after three calls without zeroing: w.grad is -2, -4, -6."""
+    lesson = get_lesson("accumulation")
+    session = run_calls(lesson.fn, lesson.defaults, 3)
+    return lesson, session, build_animation(session)
+
+
+def test_plays_to_the_end_and_shows_pytorchs_grad(offline, tmp_path, accumulation):
+    lesson, session, animation = accumulation
+    page = offline
+    root = open_player(page, tmp_path, animation, lesson.title)
+    leaf = session.passes[-1].graph.leaf_named("w").id
+    grad_text = page.locator(f"text.grad-value[data-leaf='{leaf}']")
+    assert grad_text.text_content() == "grad = -4"  # before the third call's AccumulateGrad
+    screenshot(page, "player-accumulation-start")
+
+    root.focus()
+    middle = len(animation.frames) // 2
+    for _ in range(middle):
+        page.keyboard.press("ArrowRight")
+    assert step_and_active(page)[0] == middle
+    screenshot(page, "player-accumulation-middle")
+
+    page.keyboard.press("End")
+    assert step_and_active(page) == (len(animation.frames) - 1, "")
+    w_grad = session.leaves["w"].grad.item()
+    shown = grad_text.text_content()
+    assert shown == f"grad = {format_number(w_grad)}"
+    assert close(float(shown.split("=")[1]), w_grad) and close(w_grad, -6.0)
+    chips = page.locator(".agp-chip .agp-value").all_text_contents()
+    assert chips == ["-2", "-4", "-6"]
+    screenshot(page, "player-accumulation-end")
+
+
+def test_keyboard_steps_follow_the_engine_order(offline, tmp_path):
+    lesson = get_lesson("exercise-2")
+    session = run_calls(lesson.fn, lesson.defaults, 1)
+    animation = build_animation(session)
+    record = session.passes[-1]
+    page = offline
+    open_player(page, tmp_path, animation, lesson.title).focus()
+
+    expected = [record.graph.output] + [event.node for event in record.events] + [""]
+    seen = [step_and_active(page)[1]]
+    for _ in range(len(expected) - 1):
+        page.keyboard.press("ArrowRight")
+        seen.append(step_and_active(page)[1])
+    assert seen == expected
+    page.keyboard.press("ArrowRight")  # past the end: stays there
+    assert step_and_active(page) == (len(expected) - 1, "")
+
+    for index in reversed(range(len(expected) - 1)):  # back again, one step at a time
+        page.keyboard.press("ArrowLeft")
+        assert step_and_active(page) == (index, expected[index])
+    page.keyboard.press("End")
+    page.keyboard.press("Home")
+    assert step_and_active(page) == (0, record.graph.output)
+
+    # The values on screen are PyTorch's: each leaf's text against torch.autograd.grad.
+    page.keyboard.press("End")
+    leaves = {name: torch.tensor(value, requires_grad=True) for name, value in lesson.defaults.items()}
+    grads = torch.autograd.grad(lesson.fn(**leaves), list(leaves.values()))
+    for name, grad in zip(leaves, grads):
+        leaf = record.graph.leaf_named(name).id
+        text = page.locator(f"text.grad-value[data-leaf='{leaf}']").text_content()
+        assert close(float(text.split("=")[1]), grad.item())
+
+
+def test_space_plays_and_keys_leave_text_inputs_alone(offline, tmp_path, accumulation):
+    lesson, _, animation = accumulation
+    page = offline
+    open_player(page, tmp_path, animation, lesson.title)
+    page.select_option(".agp-speed select", "10")
+    page.locator(ROOT).focus()
+    page.keyboard.press(" ")
+    # A function, not an expression: the page's Content-Security-Policy forbids eval of a string.
+    page.wait_for_function("last => document.querySelector('.agp-root').dataset.step === String(last)",
+                           arg=len(animation.frames) - 1, timeout=10_000)
+    assert "playing" not in page.locator(ROOT).get_attribute("class")  # it stops by itself at the end
+
+    page.keyboard.press("Home")
+    page.evaluate("""() => {
+        const input = document.createElement('input');
+        input.id = 'typing';
+        document.body.appendChild(input);
+    }""")
+    page.focus("#typing")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.type(" x")
+    assert step_and_active(page)[0] == 0  # typing is not playing
+
+
+def test_zoom_pan_and_fit_move_the_camera(offline, tmp_path, accumulation):
+    lesson, _, animation = accumulation
+    page = offline
+    open_player(page, tmp_path, animation, lesson.title)
+    svg = page.locator(".agp-svg svg")
+
+    def graph_box():
+        return svg.bounding_box()
+
+    fitted = graph_box()
+    box = page.locator(".agp-stage").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.wheel(0, -400)
+    page.wait_for_timeout(100)
+    zoomed = graph_box()
+    assert zoomed["width"] > fitted["width"] * 1.2  # the graph got bigger on screen
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2 + 80, box["y"] + box["height"] / 2 + 40, steps=4)
+    page.mouse.up()
+    moved = graph_box()
+    assert moved["x"] == pytest.approx(zoomed["x"] + 80, abs=1) and moved["y"] == pytest.approx(zoomed["y"] + 40, abs=1)
+    page.click("button[data-act='fit']")
+    assert graph_box() == pytest.approx(fitted)
+
+
+def chain(x, h0):
+    h = h0
+    for _ in range(165):
+        h = h * 1.01 + x
+    return h
+
+
+def test_frame_advance_is_cheap_on_a_500_node_graph(offline, tmp_path):
+    session = BackwardSession(chain, {"x": 0.5, "h0": 1.0})
+    record = session.backward()
+    animation = build_animation(session, expand=True)  # every node drawn, none folded
+    assert len(record.graph.nodes) == 500 and animation.too_large
+    page = offline
+    open_player(page, tmp_path, animation, "A loop of 165 steps")
+    timings = page.evaluate("""() => {
+        const root = document.querySelector('.agp-root');
+        const svg = root.querySelector('.agp-svg svg');
+        const press = (key) => root.dispatchEvent(new KeyboardEvent('keydown', {key, bubbles: true}));
+        const handler = [], withLayout = [];
+        const last = root.agpPlayer.frames.length - 1;
+        for (let i = 0; i < last; i++) {
+            const start = performance.now();
+            press('ArrowRight');
+            handler.push(performance.now() - start);
+            svg.getBoundingClientRect();  // force style and layout: the cost the browser pays too
+            withLayout.push(performance.now() - start);
+        }
+        const start = performance.now();
+        press('Home');
+        const jumpBack = performance.now() - start;
+        return {handler, withLayout, jumpBack, step: Number(root.dataset.step), last};
+    }""")
+    assert timings["step"] == 0 and timings["last"] == len(record.events) + 1
+    handler, with_layout = timings["handler"], timings["withLayout"]
+    print(f"\nframe advance on {len(record.graph.nodes)} nodes, {len(handler)} frames: "
+          f"handler median {statistics.median(handler):.3f} ms, max {max(handler):.3f} ms; "
+          f"with style+layout median {statistics.median(with_layout):.3f} ms, max {max(with_layout):.3f} ms; "
+          f"jump back to the start {timings['jumpBack']:.3f} ms")
+    page.locator(ROOT).focus()
+    page.keyboard.press("End")
+    x_leaf = record.graph.leaf_named("x").id
+    text = page.locator(f"text.grad-value[data-leaf='{x_leaf}']").text_content()
+    assert text == f"grad = {format_number(session.leaves['x'].grad.item())}"
+    screenshot(page, "player-chain-500-end")

@@ -1,0 +1,274 @@
+"""Frames: the player's data says what the engine did, with PyTorch's own numbers.
+
+Every number checked here is held against torch.autograd.grad, computed separately from the
+recording, so a frame that showed a wrong gradient would fail.
+"""
+
+import json
+import re
+
+import pytest
+import torch
+
+from explorer import frames as frames_module
+from explorer.calls import BackwardSession, run_calls
+from explorer.errors import ExplorerError
+from explorer.frames import ACCUMULATE_FRAME, DONE, SEED, SUMMARY, build_animation
+from explorer.lessons import all_lessons, get_lesson
+from explorer.player import standalone_html
+from explorer.values import format_number
+from support import close
+
+
+def autograd_grad(fn, **values):
+    """d fn / d each leaf, by torch.autograd.grad on fresh leaves (no recording involved)."""
+    leaves = {name: torch.tensor(value, requires_grad=True) for name, value in values.items()}
+    grads = torch.autograd.grad(fn(**leaves), list(leaves.values()))
+    return {name: grad.item() for name, grad in zip(leaves, grads)}
+
+
+def numbers_in(text: str) -> list[float]:
+    return [float(n) for n in re.findall(r"-?\d+(?:\.\d+)?", text)]
+
+
+@pytest.fixture(scope="module")
+def square_three_calls():
+    lesson = get_lesson("requires-grad")
+    session = run_calls(lesson.fn, lesson.defaults, 3)
+    return session, build_animation(session)
+
+
+# -- the requires-grad lesson: f = x**2 at x = 3 -------------------------------------------
+def test_first_frame_is_the_seed_at_the_output(square_three_calls):
+    session, animation = square_three_calls
+    graph = session.passes[-1].graph
+    seed = animation.frames[0]
+    assert seed.kind == SEED
+    assert seed.active == graph.output == "n0"
+    assert graph.node(seed.active).name == "f"
+    output_edge = next(f"e{i}" for i, e in enumerate(graph.edges) if e.kind == "output")
+    assert [edge.id for edge in seed.edges] == [output_edge]
+    f = torch.tensor(3.0, requires_grad=True) ** 2
+    (df_df,) = torch.autograd.grad(f, f)  # the seed: d f / d f
+    assert close(seed.edges[0].value, df_df.item())
+    assert seed.edges[0].value == 1.0 and seed.edges[0].text == "1"
+    assert "gradient 1" in seed.caption and "output f" in seed.caption
+
+
+def test_pow_frame_spells_out_the_chain_rule(square_three_calls):
+    session, animation = square_three_calls
+    pow_frame = next(frame for frame in animation.frames if frame.title.endswith("PowBackward0"))
+    event = session.passes[-1].events[pow_frame.events[0]]
+    dfdx = autograd_grad(lambda x: x**2, x=3.0)["x"]
+    assert close(event.grads_in[0], 1.0)
+    assert close(event.local_derivative[0], dfdx)
+    assert close(event.grads_out[0].value, 1.0 * dfdx)
+    assert pow_frame.caption == (
+        "PowBackward0: 1 arrives; local derivative 2·x = 2·3 = 6; sends 1 × 6 = 6 to AccumulateGrad (x)"
+    )
+    assert close(pow_frame.edges[0].value, dfdx)
+    assert pow_frame.edges[0].text == "6"
+
+
+def test_frames_follow_the_engine_order(square_three_calls):
+    session, animation = square_three_calls
+    events = session.passes[-1].events
+    middle = animation.frames[1:-1]
+    assert [frame.events for frame in middle] == [(event.step,) for event in events]
+    assert [frame.active for frame in middle] == [event.node for event in events]
+    assert [frame.index for frame in animation.frames] == list(range(len(events) + 2))
+    assert animation.frames[-1].kind == DONE and animation.frames[-1].active is None
+
+
+def test_history_strip_accumulates_6_12_18(square_three_calls):
+    session, animation = square_three_calls
+    dfdx = autograd_grad(lambda x: x**2, x=3.0)["x"]
+    strip = animation.to_dict()["history"]
+    assert strip["leaves"] == ["x"]
+    values = [entry["grads"]["x"] for entry in strip["entries"]]
+    assert all(close(v, k * dfdx) for k, v in zip((1, 2, 3), values)) and len(values) == 3
+    assert [entry["texts"]["x"] for entry in strip["entries"]] == ["6", "12", "18"]
+    assert [entry["current"] for entry in strip["entries"]] == [False, False, True]
+    assert animation.calls == 3
+
+
+def test_last_accumulate_frame_shows_12_to_18(square_three_calls):
+    session, animation = square_three_calls
+    dfdx = autograd_grad(lambda x: x**2, x=3.0)["x"]
+    frame = [f for f in animation.frames if f.kind == ACCUMULATE_FRAME][-1]
+    assert frame.change.text == "12 → 18"
+    assert "x.grad 12 → 18" in frame.caption and "12 + 6 = 18" in frame.caption
+    assert close(frame.change.before, 2 * dfdx) and close(frame.change.after, 3 * dfdx)
+    assert close(frame.change.arrived, dfdx)
+    leaf = session.passes[-1].graph.leaf_named("x").id
+    assert frame.leaf_grads == {leaf: "18"}
+    assert animation.frames[0].leaf_grads == {leaf: "12"}  # before this call's AccumulateGrad ran
+
+
+def test_done_frame_reads_the_final_grad(square_three_calls):
+    session, animation = square_three_calls
+    assert "x.grad = 18" in animation.frames[-1].caption
+    assert close(session.leaves["x"].grad, 18.0)
+
+
+# -- every lesson ----------------------------------------------------------------------------
+@pytest.mark.parametrize("lesson", all_lessons(), ids=lambda lesson: lesson.id)
+def test_every_frame_refers_to_the_drawn_graph(lesson):
+    session = run_calls(lesson.fn, lesson.defaults, 1)
+    record = session.passes[-1]
+    animation = build_animation(session)
+    data = json.loads(json.dumps(animation.to_dict()))  # plain JSON, as the player receives it
+    svg_ids = set(re.findall(r'<g id="([ne]\d+)"', data["svg"]))
+    for frame in data["frames"]:
+        assert frame["active"] is None or frame["active"] in svg_ids
+        assert {edge["id"] for edge in frame["edges"]} <= svg_ids
+        assert set(frame["leaf_grads"]) <= set(data["leaves"])
+    # A gradient with slot k leaving node N travels the input edge with dst == N and slot == k.
+    for frame, event in zip(animation.frames[1:-1], record.events):
+        if event.leaf is not None:
+            continue
+        expected = [f"e{i}" for i, e in enumerate(record.graph.edges)
+                    if e.kind == "input" and e.dst == event.node
+                    and any(g.slot == e.slot and g.to is not None for g in event.grads_out)]
+        assert sorted(edge.id for edge in frame.edges) == sorted(expected)
+        assert all(close(edge.value, g.value) for edge, g in
+                   zip(frame.edges, [g for g in event.grads_out if g.to is not None]))
+
+
+@pytest.mark.parametrize("lesson", all_lessons(), ids=lambda lesson: lesson.id)
+def test_final_grads_match_autograd(lesson):
+    session = run_calls(lesson.fn, lesson.defaults, 1)
+    animation = build_animation(session)
+    expected = autograd_grad(lesson.fn, **lesson.defaults)
+    record = session.passes[-1]
+    for leaf_id, name in animation.leaves.items():
+        last = [f for f in animation.frames if f.change and f.change.leaf == leaf_id][-1]
+        assert close(last.change.after, expected[name])
+        assert f"{name}.grad = " in animation.frames[-1].caption
+        assert record.graph.node(leaf_id).name == name
+
+
+def test_gradients_of_two_paths_are_summed_in_the_caption():
+    """Exercise 2: y gets x from x*y and 6y² from 2y³; the caption shows the engine's sum."""
+    lesson = get_lesson("exercise-2")
+    animation = build_animation(run_calls(lesson.fn, lesson.defaults, 1))
+    from_product = autograd_grad(lambda x, y: x * y, x=1.5, y=-2.0)["y"]
+    from_cube = autograd_grad(lambda y: 2 * y**3, y=-2.0)["y"]
+    frame = next(f for f in animation.frames if f.change and f.change.name == "y")
+    first, second, total = numbers_in(frame.lines[0])[:3]
+    assert sorted([first, second]) == pytest.approx(sorted([from_product, from_cube]), abs=1e-5)
+    assert total == pytest.approx(from_product + from_cube, abs=1e-5)
+    assert "adds the gradients of its 2 paths" in frame.lines[0]
+
+
+def test_constant_inputs_say_no_gradient():
+    lesson = get_lesson("accumulation")
+    animation = build_animation(run_calls(lesson.fn, lesson.defaults, 1))
+    sub = next(f for f in animation.frames if f.title.endswith("SubBackward0"))
+    assert len(sub.edges) == 1
+    assert any("needs no gradient" in line for line in sub.lines)
+
+
+# -- zeroing between calls --------------------------------------------------------------------
+def test_zero_marks_are_data():
+    lesson = get_lesson("accumulation")
+    animation = build_animation(run_calls(lesson.fn, lesson.defaults, 3, zero="zero"))
+    entries = animation.to_dict()["history"]["entries"]
+    assert [e["mark"] for e in entries] == ["backward", "zero", "backward", "zero", "backward"]
+    assert [e["texts"]["w"] for e in entries] == ["-2", "0", "-2", "0", "-2"]
+    frame = next(f for f in animation.frames if f.change)
+    assert frame.change.text == "0 → -2"
+
+
+def test_set_to_none_shows_none_before():
+    lesson = get_lesson("accumulation")
+    animation = build_animation(run_calls(lesson.fn, lesson.defaults, 2, zero="set-none"))
+    entries = animation.to_dict()["history"]["entries"]
+    assert [e["mark"] for e in entries] == ["backward", "none", "backward"]
+    assert entries[1]["texts"]["w"] == "None" and entries[1]["grads"]["w"] is None
+    frame = next(f for f in animation.frames if f.change)
+    assert frame.change.before is None and frame.change.text == "None → -2"
+    assert animation.frames[0].leaf_grads == {frame.change.leaf: "None"}
+
+
+def test_nothing_to_animate_before_a_call():
+    lesson = get_lesson("requires-grad")
+    with pytest.raises(ExplorerError, match="call .backward"):
+        build_animation(BackwardSession(lesson.fn, lesson.defaults))
+
+
+# -- big graphs --------------------------------------------------------------------------------
+def loop(x, h0, steps=40):
+    h = h0
+    for _ in range(steps):
+        h = h * 1.01 + x
+    return h
+
+
+def test_a_long_pass_is_summarised_with_an_exact_end(monkeypatch):
+    monkeypatch.setattr(frames_module, "MAX_FRAMES", 10)
+    session = BackwardSession(loop, {"x": 0.5, "h0": 1.0})
+    session.backward()
+    animation = build_animation(session, expand=True)
+    record = session.passes[-1]
+    middle = animation.frames[1:-1]
+    assert len(middle) <= 10 and sum(f.kind == SUMMARY for f in middle) >= 9  # a last chunk may hold one event
+    assert [step for f in middle for step in f.events] == list(range(len(record.events)))
+    assert [node for f in middle for node in f.ran] == [e.node for e in record.events]
+    expected = autograd_grad(loop, x=0.5, h0=1.0)
+    shown = {}
+    for frame in animation.frames:
+        shown.update(frame.leaf_grads)
+        if frame.change:
+            shown[frame.change.name] = frame.change.after
+    for leaf_id, name in animation.leaves.items():
+        assert close(shown[name], expected[name])  # the recorded value the frame carries
+        assert shown[leaf_id] == format_number(expected[name])  # and the text the graph shows
+
+
+def test_too_large_flag_and_note(monkeypatch):
+    monkeypatch.setattr(frames_module, "MAX_ANIMATED_NODES", 10)
+    lesson = get_lesson("exercise-2")
+    animation = build_animation(run_calls(lesson.fn, lesson.defaults, 1))
+    assert animation.too_large and "18 nodes" in animation.note and animation.to_dict()["too_large"]
+    assert len(animation.frames) == len(animation.frames[1:-1]) + 2  # still every step
+    small = build_animation(run_calls(get_lesson("requires-grad").fn, {"x": 3.0}, 1))
+    assert not small.too_large and small.note == ""
+
+
+def test_a_folded_loop_lights_its_group_node():
+    """A loop long enough to be folded (drawing.draw): steps hidden in the group light the group."""
+    session = BackwardSession(lambda x, h0: loop(x, h0, steps=120), {"x": 0.5, "h0": 1.0})
+    record = session.backward()
+    animation = build_animation(session)
+    drawn = set(re.findall(r'<g id="([^"]+)" class="node', animation.svg))
+    edges = set(re.findall(r'<g id="(e\d+)" class="edge', animation.svg))
+    assert "c0" in drawn and "folded" in animation.note and animation.too_large is False
+    actives = [frame.active for frame in animation.frames[1:-1]]
+    assert set(actives) <= drawn and "c0" in actives
+    assert all(edge.id in edges for frame in animation.frames for edge in frame.edges)
+    assert len(animation.frames) == len(record.events) + 2  # every step still has its frame and caption
+
+
+def test_expand_draws_every_node_with_reference_copies():
+    session = BackwardSession(lambda x, h0: loop(x, h0, steps=120), {"x": 0.5, "h0": 1.0})
+    record = session.backward()
+    animation = build_animation(session, expand=True)
+    drawn = set(re.findall(r'<g id="(n\d+)" class="node', animation.svg))
+    assert drawn == {node.id for node in record.graph.nodes}
+    assert [frame.active for frame in animation.frames[1:-1]] == [event.node for event in record.events]
+    accumulate_x = record.graph.accumulator_of(record.graph.leaf_named("x").id)
+    assert f"ref-of-{accumulate_x}" in animation.svg.replace("&#45;", "-")  # its copies beside each use
+
+
+# -- the standalone page -------------------------------------------------------------------------
+def test_standalone_page_has_no_url_and_all_its_parts():
+    lesson = get_lesson("accumulation")
+    animation = build_animation(run_calls(lesson.fn, lesson.defaults, 3))
+    page = standalone_html(animation, "Gradients <add> up")
+    assert not re.search(r"https?:|//[a-z]|\bsrc=|\bhref=|url\(|@import", page, re.I)
+    assert "Gradients &lt;add&gt; up" in page
+    assert page.count("<script") == 2 and page.count("</script>") == 2  # the data and the module
+    assert "export function mountPlayer" in page and ".agp-root" in page
+    data = page.split('id="player-data">', 1)[1].split("</script>", 1)[0]
+    assert json.loads(data)["signature"] == animation.signature
