@@ -11,9 +11,11 @@ from explorer.legend import LIGHT, legend_items
 APP_TITLE = "Autograd Explorer"
 
 
-def setup_page(title: str) -> None:
+def setup_page(title: str, heading: bool = True) -> None:
+    """Page configuration, the shared sidebar, and the title (unless the page writes its own)."""
     st.set_page_config(page_title=f"{title} · {APP_TITLE}", page_icon="∂", layout="wide")
-    st.title(title)
+    if heading:
+        st.title(title)
     with st.sidebar:
         st.markdown(f"**{APP_TITLE}**: what PyTorch's autograd really does, on real tensors.")
         st.markdown(legend_html(), unsafe_allow_html=True)

@@ -27,14 +27,13 @@ from explorer.values import format_number, parse_number
 def lesson_page(page_key: str) -> None:
     """A page of the seed lesson: one lesson, or a chooser when several share the page."""
     title, _ = PAGES[page_key]
-    setup_page(title)
+    setup_page(title, heading=False)
     lessons = lessons_on_page(page_key)
     lesson = _choose_lesson(lessons, page_key) if len(lessons) > 1 else lessons[0]
-    st.header(lesson.title)
+    st.title(lesson.title)
     st.markdown(lesson.explanation)
-    st.code(lesson.source, language="python")
     explore(lesson.fn, lesson.variables, lesson.defaults, key=f"{page_key}:{lesson.id}",
-            output_name=lesson.output_name, lesson=lesson)
+            output_name=lesson.output_name, lesson=lesson, code=lesson.source)
 
 
 def _choose_lesson(lessons: list[Lesson], page_key: str) -> Lesson:
@@ -52,13 +51,17 @@ def _choose_lesson(lessons: list[Lesson], page_key: str) -> Lesson:
 def explore(fn: Callable[..., torch.Tensor], variables: list[str], defaults: dict, key: str,
             output_name: str = "f", lesson: Lesson | None = None,
             parse: Callable[[str, str], object] = parse_number,
-            check: Callable[[torch.Tensor], None] | None = None) -> BackwardSession | None:
+            check: Callable[[torch.Tensor], None] | None = None, code: str = "") -> BackwardSession | None:
     """Value inputs, backward controls and every view of the result, for any function of named leaves.
 
     `parse` turns a value box's text into a value (numbers for lessons, lists too in the playground);
     `check` may refuse the function's output before any backward call (NaN, a non-scalar).
+    `code` is the function's source, shown beside the value boxes.
     """
-    values = _value_inputs(variables, defaults, key, parse)
+    code_column, values_column = st.columns([3, 2])
+    code_column.code(code, language="python")
+    with values_column:
+        values = _value_inputs(variables, defaults, key, parse)
     if values is None:
         return None
     if check is not None:
@@ -78,8 +81,7 @@ def explore(fn: Callable[..., torch.Tensor], variables: list[str], defaults: dic
 
 def _value_inputs(variables: list[str], defaults: dict, key: str, parse=parse_number) -> dict | None:
     """One text box per leaf, seeded from the URL (?x=5) and written back to it, so links reopen the same values."""
-    st.subheader("Values")
-    columns = st.columns(max(len(variables), 3))
+    columns = st.columns(max(len(variables), 2))
     values, problems = {}, []
     for column, name in zip(columns, variables):
         widget_key = f"{key}:value:{name}"

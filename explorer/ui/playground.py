@@ -44,6 +44,5 @@ def playground_page() -> None:
     st.query_params["expr"] = expression.text
     for stale in [name for name in st.query_params if name != "expr" and name not in expression.variables]:
         del st.query_params[stale]  # values of variables the new expression no longer has
-    st.code(f"f = {expression.text}", language="python")
     explore(expression.build, list(expression.variables), {}, key=f"{KEY}:{expression.text}",
-            parse=parse_leaf_value, check=check_output)
+            parse=parse_leaf_value, check=check_output, code=f"f = {expression.text}")

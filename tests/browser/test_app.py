@@ -1,10 +1,14 @@
-"""The app in a real browser: deep links as the first request, and a page a person would see."""
+"""The app in a real browser: deep links as the first request, and the animated backward pass."""
 
-import html
-
+import torch
 from playwright.sync_api import expect
 
 from browser_support import screenshot, wait_for_app
+from explorer.calls import run_calls
+from explorer.lessons import get_lesson
+from explorer.values import format_number
+
+PLAYER = ".agp-root"
 
 
 def metric(page, label):
@@ -19,22 +23,55 @@ def test_deep_link_is_the_first_request_to_a_fresh_server(page, fresh_server):
     assert page.get_by_label("x =").input_value() == "5"
     # the sidebar lists every page of the lesson
     nav = page.locator("[data-testid='stSidebarNav']").inner_text()
-    for name in ("Gradients", "Several variables", "Accumulation", "Checking by hand", "Exercises"):
+    for name in ("Gradients", "Several variables", "Accumulation", "Checking by hand", "Exercises", "Playground"):
         assert name in nav
     page.get_by_role("button", name="Call .backward()").click()
-    wait_for_app(page)
-    expect(metric(page, "x.grad")).to_have_text("10")
-    expect(metric(page, "y.grad")).to_have_text("12")
+    x, y = torch.tensor(5.0, requires_grad=True), torch.tensor(2.0, requires_grad=True)
+    gx, gy = torch.autograd.grad(get_lesson("several-variables").fn(x=x, y=y), [x, y])
+    expect(metric(page, "x.grad")).to_have_text(format_number(gx.item()))
+    expect(metric(page, "y.grad")).to_have_text(format_number(gy.item()))
     screenshot(page, "deep-link-several-variables")
 
 
-def test_accumulation_page_in_the_browser(page, server):
+def pytorch_accumulation(calls):
+    """w.grad after each of `calls` backward calls, computed by PyTorch alone."""
+    w = torch.tensor(1.0, requires_grad=True)
+    values = []
+    for _ in range(calls):
+        get_lesson("accumulation").fn(w=w).backward()
+        values.append(format_number(w.grad.item()))
+    return values
+
+
+def test_accumulation_animates_each_call_in_engine_order(page, server):
     page.goto(f"{server}/Accumulation")
     wait_for_app(page)
-    for expected in ("-2", "-4", "-6"):
+    expected = pytorch_accumulation(3)
+    for call, value in enumerate(expected):
         page.get_by_role("button", name="Call .backward()").click()
-        expect(metric(page, "w.grad")).to_have_text(expected)
-    wait_for_app(page)
-    svg_text = html.unescape(page.locator(".autograd-graph svg").first.inner_html())
-    assert "grad = -6" in svg_text
-    screenshot(page, "accumulation-after-three-calls")
+        expect(metric(page, "w.grad")).to_have_text(value)
+        wait_for_app(page)
+        player = page.locator(PLAYER)
+        expect(player).to_have_attribute("data-step", "0")
+        grad_text = page.locator(f"{PLAYER} text.grad-value")
+        before = "None" if call == 0 else expected[call - 1]
+        expect(grad_text).to_have_text(f"grad = {before}")  # the new pass has not reached w yet
+        if call == 0:
+            screenshot(page, "app-animation-start")
+        player.focus()
+        page.keyboard.press("End")
+        expect(grad_text).to_have_text(f"grad = {value}")
+    # step through the last pass with the keyboard: the highlighted node follows the engine's order
+    page.keyboard.press("Home")
+    order = []
+    lesson = get_lesson("accumulation")
+    engine_order = [event.name for event in run_calls(lesson.fn, lesson.defaults, 1).passes[0].events]
+    for _ in engine_order:
+        page.keyboard.press("ArrowRight")
+        order.append(page.eval_on_selector(PLAYER, "e => e.dataset.activeNode"))
+        if len(order) == 2:
+            screenshot(page, "app-animation-middle")
+    names = [page.eval_on_selector(f"{PLAYER} g#{node} text", "e => e.textContent") for node in order]
+    assert names == engine_order  # PowBackward0, SubBackward0, AccumulateGrad
+    page.keyboard.press("End")
+    screenshot(page, "app-animation-end")
