@@ -3,6 +3,7 @@ the freed graph, deep-link values, and two sessions that never share gradients."
 
 import base64
 import html
+import json
 from pathlib import Path
 
 import pytest
@@ -27,9 +28,16 @@ def metric(at, label):
 
 
 def graph_svg(at):
-    """The SVG of the page's first graph (an st.image of dot's SVG, sent as a data URL)."""
+    """The SVG of the page's graph: the player's data after a call, else an st.image of dot's SVG."""
+    players = at.get("bidi_component")
+    if players:
+        return html.unescape(json.loads(players[0].proto.json)["svg"])
     url = at.get("image")[0].proto.imgs[0].url
     return html.unescape(base64.b64decode(url.split(",", 1)[1]).decode("utf-8"))
+
+
+def player_data(at):
+    return json.loads(at.get("bidi_component")[0].proto.json)
 
 
 def click(at, key):
@@ -98,6 +106,9 @@ def test_accumulation_then_both_zeroings():
         assert metric(at, "w.grad") == expected
         assert f"grad = {expected}" in graph_svg(at)
     assert any("**-2** → **-4** → **-6**" in m.value for m in at.markdown)
+    strip = player_data(at)["history"]["entries"]
+    assert [entry["grads"]["w"] for entry in strip] == [-2.0, -4.0, -6.0]
+    assert player_data(at)["frames"][-2]["change"]["text"] == "-4 → -6"
     click(at, f"{key}:zero")
     assert metric(at, "w.grad") == "0"
     click(at, f"{key}:backward")
