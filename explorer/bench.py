@@ -65,22 +65,22 @@ def lesson_case(lesson):
     return lesson.fn(**params), params
 
 
-def explorer_once(build):
+def explorer_once(build, expand=False):
     output, params = build()
     render._layout.cache_clear()  # measure the layout itself, not the cache
     graph = capture(output, params)
-    return graph, draw(graph)
+    return graph, draw(graph, expand=expand)
 
 
-def time_explorer(build) -> tuple[float, float, int, str]:
+def time_explorer(build, expand=False) -> tuple[float, float, int, str]:
     """Capture + DOT + SVG from a freshly built graph: best of 3 times, then peak Python memory in a 4th run."""
     times = []
     for _ in range(3):
         start = time.perf_counter()
-        graph, drawing = explorer_once(build)
+        graph, drawing = explorer_once(build, expand)
         times.append(time.perf_counter() - start)
     tracemalloc.start()  # measured apart: tracing slows the run it watches
-    explorer_once(build)
+    explorer_once(build, expand)
     peak = tracemalloc.get_traced_memory()[1] / 1e6
     tracemalloc.stop()
     drawn = f"{drawing.view.drawn_nodes:,}" + (" (folded)" if drawing.view.groups else "")
@@ -113,11 +113,14 @@ def time_torchviz(build, cap: float) -> tuple[float | None, str]:
 
 
 def cases(quick: bool):
-    yield from ((f"lesson {lesson.id}", lambda lesson=lesson: lesson_case(lesson)) for lesson in all_lessons())
+    """(name, build, expand): expand draws every node instead of folding repeats."""
+    yield from ((f"lesson {lesson.id}", lambda lesson=lesson: lesson_case(lesson), False) for lesson in all_lessons())
     steps = (20, 60, 200) if quick else (20, 40, 60, 200, 1000, 5000)
     for n in steps:
-        yield f"shared-leaf loop, {n} steps", lambda n=n: shared_leaf_loop(n)
-    yield "64-layer MLP loss", mlp_loss
+        yield f"shared-leaf loop, {n} steps", lambda n=n: shared_leaf_loop(n), False
+    yield "shared-leaf loop, 200 steps, every node", lambda: shared_leaf_loop(200), True
+    yield "64-layer MLP loss", mlp_loss, False
+    yield "64-layer MLP loss, every node", mlp_loss, True
 
 
 def run(quick: bool = False, cap: float | None = None, out=sys.stdout) -> list[Row]:
@@ -127,8 +130,8 @@ def run(quick: bool = False, cap: float | None = None, out=sys.stdout) -> list[R
     print("| graph | nodes | drawn | explorer | explorer peak | torchviz + dot | speed-up |", file=out)
     print("|---|---|---|---|---|---|---|", file=out)
     rows = []
-    for name, build in cases(quick):
-        elapsed, peak, nodes, drawn = time_explorer(build)
+    for name, build, expand in cases(quick):
+        elapsed, peak, nodes, drawn = time_explorer(build, expand)
         theirs, note = time_torchviz(build, cap)
         row = Row(name, nodes, elapsed, peak, theirs, note, drawn)
         rows.append(row)

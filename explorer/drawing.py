@@ -29,7 +29,7 @@ class Drawing:
 
 
 def draw(graph: Graph, backward: BackwardPass | None = None, palette: Palette = LIGHT, font_size: int = 12,
-         expand: bool = False, seconds: float = LAYOUT_SECONDS) -> Drawing:
+         expand: bool = False, seconds: float = LAYOUT_SECONDS, edge_width: float = 1.0) -> Drawing:
     """Lay the graph out, folding repeats unless `expand`, and never waiting on dot beyond `seconds`."""
     views = [GraphView(graph)] if expand else []
     views.append(collapse(graph))
@@ -40,7 +40,7 @@ def draw(graph: Graph, backward: BackwardPass | None = None, palette: Palette = 
         if key in tried or view.drawn_nodes > MAX_DRAWN_NODES:
             continue
         tried.add(key)
-        dot = to_dot(graph, backward, palette, font_size, view)
+        dot = to_dot(graph, backward, palette, font_size, view, edge_width)
         try:
             svg = to_svg(dot, seconds)
         except LayoutTimeout:

@@ -46,6 +46,68 @@ LIGHT = Palette(
     done="#2e7d32",
 )
 
+# The dark theme keeps the node fills (dark text on them stays readable) and lightens what sits
+# on the background itself: edges, the gradients written on them, borders.
+DARK = Palette(
+    background="#0e1117",
+    text="#111111",
+    edge="#b0b7c3",
+    leaf="#add8e6",
+    saved="#ffa500",
+    output="#caff70",
+    op="#d3d3d3",
+    accumulate_border="#6ea8fe",
+    active="#ffd21f",
+    gradient="#ff7b72",
+    done="#7ee787",
+)
+
+# Presentation: the Okabe-Ito colours, which stay distinct under the common colour-vision
+# deficiencies, on pure white or black for the highest contrast on a projector.
+PRESENTATION_LIGHT = Palette(
+    background="#ffffff",
+    text="#000000",
+    edge="#000000",
+    leaf="#56b4e9",
+    saved="#e69f00",
+    output="#009e73",
+    op="#e0e0e0",
+    accumulate_border="#0072b2",
+    active="#f0e442",
+    gradient="#d55e00",
+    done="#0072b2",
+)
+PRESENTATION_DARK = Palette(
+    background="#000000",
+    text="#000000",
+    edge="#ffffff",
+    leaf="#56b4e9",
+    saved="#e69f00",
+    output="#009e73",
+    op="#e0e0e0",
+    accumulate_border="#56b4e9",
+    active="#f0e442",
+    gradient="#ff9e4a",
+    done="#56b4e9",
+)
+
+
+@dataclass(frozen=True)
+class Look:
+    """Everything that changes how a graph is drawn: colours, type size, line width."""
+
+    palette: Palette
+    font_size: int  # points, in the SVG
+    edge_width: float  # Graphviz penwidth of edges and node borders
+
+
+def look_for(dark: bool = False, presentation: bool = False) -> Look:
+    """The one place that picks the drawing for a theme and for lecturer mode."""
+    if presentation:
+        return Look(PRESENTATION_DARK if dark else PRESENTATION_LIGHT, font_size=20, edge_width=3.0)
+    return Look(DARK if dark else LIGHT, font_size=12, edge_width=1.0)
+
+
 KIND_LABELS = {
     "leaf": "leaf tensor (requires_grad=True)",
     "saved": "saved tensor (kept for backward)",

@@ -47,7 +47,7 @@ def node_label(node: Node, grad=None, show_grad: bool = False, same_as: str | No
 
 
 def to_dot(graph: Graph, backward: BackwardPass | None = None, palette: Palette = LIGHT, font_size: int = 12,
-           view: GraphView | None = None) -> str:
+           view: GraphView | None = None, edge_width: float = 1.0) -> str:
     """DOT text for the graph. With a backward pass, leaves show their .grad and edges the gradient sent.
     With a view (collapse.py), nodes it hides are drawn as their group's one node."""
     view = view or GraphView(graph)
@@ -63,8 +63,9 @@ def to_dot(graph: Graph, backward: BackwardPass | None = None, palette: Palette 
         "digraph autograd {",
         f'  graph [bgcolor="{palette.background}" ordering=in ranksep=0.3 nodesep=0.3 fontname="monospace"];',
         f'  node [shape=box style="filled,rounded" fontname="monospace" fontsize={font_size} '
-        f'fontcolor="{palette.text}" color="{palette.edge}" height=0.3];',
-        f'  edge [color="{palette.edge}" fontname="monospace" fontsize={font_size - 1} fontcolor="{palette.gradient}"];',
+        f'fontcolor="{palette.text}" color="{palette.edge}" height=0.3 penwidth={edge_width:g}];',
+        f'  edge [color="{palette.edge}" fontname="monospace" fontsize={font_size - 1} fontcolor="{palette.gradient}" '
+        f'penwidth={edge_width:g} arrowsize={max(1.0, edge_width / 2):g}];',
     ]
     for node in graph.nodes:
         if node.id in view.group_of:
@@ -78,7 +79,7 @@ def to_dot(graph: Graph, backward: BackwardPass | None = None, palette: Palette 
         }
         if node.kind == ACCUMULATE:
             attrs["color"] = palette.accumulate_border
-            attrs["penwidth"] = "2"
+            attrs["penwidth"] = f"{2 * edge_width:g}"
         lines.append(f"  {node.id} [{_attr_list(attrs)}];")
     for group in view.groups:
         lines.append(f'  {group.id} [{_attr_list({"id": group.id, "label": group.label, "class": "collapsed", "shape": "box3d", "fillcolor": palette.op})}];')
@@ -166,7 +167,3 @@ def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def to_dot_for_player(graph: Graph, backward: BackwardPass | None = None, palette: Palette = LIGHT,
-                      font_size: int = 12, view: GraphView | None = None) -> str:
-    """The player's DOT: to_dot() itself, which already draws a shared node's uses as reference copies."""
-    return to_dot(graph, backward, palette, font_size, view)

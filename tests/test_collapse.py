@@ -119,7 +119,7 @@ def test_quick_benchmark_prints_every_case_with_a_ratio():
     out = io.StringIO()
     rows = run(quick=True, cap=2.0, out=out)
     text = out.getvalue()
-    assert len(rows) == 12
+    assert len(rows) == 14
     assert all(row.explorer_s > 0 for row in rows)
     assert "shared-leaf loop, 60 steps" in text and "speed-up" in text
     print(text)
