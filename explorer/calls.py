@@ -21,6 +21,8 @@ from explorer.values import parse_number, to_plain
 
 # What happens to .grad between calls: nothing, x.grad.zero_(), or x.grad = None.
 ZERO_MODES = ("none", "zero", "set-none")
+ACTION_LETTERS = {"zero_()": "z", "set to None": "n"}
+MAX_REPLAYED_ACTIONS = 200  # a link replays real backward calls; keep a hand-made one from costing much
 
 
 @dataclass(frozen=True)
@@ -31,9 +33,11 @@ class HistoryEntry:
     action: str  # "backward", "backward (same graph)", "zero_()", "set to None", "refused"
     grads: dict[str, Any]
     message: str = ""
+    retain_graph: bool = False
 
     def to_dict(self) -> dict:
-        return {"number": self.number, "action": self.action, "grads": self.grads, "message": self.message}
+        return {"number": self.number, "action": self.action, "grads": self.grads, "message": self.message,
+                "retain_graph": self.retain_graph}
 
 
 @dataclass
@@ -119,10 +123,39 @@ class BackwardSession:
     def _keep(self, output, retained, record, action) -> None:
         self._last_output, self._last_retained = output, retained
         self.passes.append(record)
-        self._note(action)
+        self._note(action, retain_graph=retained)
 
-    def _note(self, action: str, message: str = "") -> None:
-        self.history.append(HistoryEntry(len(self.history) + 1, action, self.grads(), message))
+    def _note(self, action: str, message: str = "", retain_graph: bool = False) -> None:
+        self.history.append(HistoryEntry(len(self.history) + 1, action, self.grads(), message, retain_graph))
+
+    # -- the history as a short code, so a link can carry it --------------------------------
+    def actions_code(self) -> str:
+        """The student's actions as letters: b backward, B backward keeping the graph, a backward again
+        on the same graph, z zero_(), n set to None. Replaying them gives the same state."""
+        letters = []
+        for entry in self.history:
+            if entry.action == "backward":
+                letters.append("B" if entry.retain_graph else "b")
+            elif entry.action in ("backward (same graph)", "refused"):
+                letters.append("a")
+            else:
+                letters.append(ACTION_LETTERS[entry.action])
+        return "".join(letters)
+
+    def replay(self, code: str) -> None:
+        """Redo the actions of actions_code(), with real backward calls. Unknown letters are refused."""
+        if len(code) > MAX_REPLAYED_ACTIONS or set(code) - set("bBazn"):
+            raise ExplorerError("This link's list of actions is not one the explorer wrote; starting afresh.")
+        for letter in code:
+            if letter in "bB":
+                self.backward(retain_graph=letter == "B")
+            elif letter == "a":
+                try:
+                    self.backward_same_graph()
+                except ExplorerError:
+                    pass  # refused then too: the history records it, as it did the first time
+            else:
+                self.zero_grad("zero" if letter == "z" else "set-none")
 
 
 def run_calls(fn, values: dict[str, Any], calls: int, zero: str = "none", output_name: str = "f") -> BackwardSession:

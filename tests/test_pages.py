@@ -16,11 +16,16 @@ ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 60  # torch's first import alone exceeds AppTest's 3 s default
 
 
-def open_page(page_key, query=None):
+def open_page(page_key, query=None, predict=False):
+    """A page in a new AppTest session. Exercises open in predict-first mode; tests of the
+    gradients themselves switch it off unless `predict`."""
     at = AppTest.from_file(str(ROOT / PAGE_FILES[page_key]), default_timeout=TIMEOUT)
     for name, value in (query or {}).items():
         at.query_params[name] = value
-    return at.run()
+    at.run()
+    if page_key == "exercises" and not predict:
+        at.toggle(key=next(t.key for t in at.toggle if t.key.endswith(":predict"))).set_value(False).run()
+    return at
 
 
 def metric(at, label):

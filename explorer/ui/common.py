@@ -7,6 +7,7 @@ import html
 import streamlit as st
 
 from explorer.legend import LIGHT, legend_items
+from explorer.ui.state import presentation_toggle
 
 APP_TITLE = "Autograd Explorer"
 
@@ -14,6 +15,7 @@ APP_TITLE = "Autograd Explorer"
 def setup_page(title: str, heading: bool = True) -> None:
     """Page configuration, the shared sidebar, and the title (unless the page writes its own)."""
     st.set_page_config(page_title=f"{title} · {APP_TITLE}", page_icon="∂", layout="wide")
+    presentation_toggle()
     if heading:
         st.title(title)
     with st.sidebar:

@@ -21,6 +21,8 @@ from explorer.render import to_svg
 from explorer.torchviz_view import TORCHVIZ_CALL, torchviz_dot
 from explorer.ui.common import setup_page, show_svg
 from explorer.ui.player import show_player
+from explorer.ui.predict import predict_first
+from explorer.ui.state import current_look, forget_step, record_actions, restore_actions, share_link
 from explorer.values import format_number, parse_number
 
 
@@ -73,9 +75,12 @@ def explore(fn: Callable[..., torch.Tensor], variables: list[str], defaults: dic
     session = _session_for(fn, values, key, output_name)
     _backward_controls(session, key)
     try:
-        _show_results(session, key, lesson)
+        if predict_first(session, key, lesson):
+            _show_results(session, key, lesson)
     except ExplorerError as error:
         st.error(str(error))
+    record_actions(session)
+    share_link()
     return session
 
 
@@ -105,6 +110,7 @@ def _session_for(fn, values: dict, key: str, output_name: str) -> BackwardSessio
     if held is None or held.values != values:  # the key already names the function
         held = BackwardSession(fn, dict(values), output_name)
         st.session_state[state_key] = held
+        restore_actions(held, key)
     return held
 
 
@@ -116,6 +122,7 @@ def _backward_controls(session: BackwardSession, key: str) -> None:
     try:
         if buttons[0].button("Call .backward()", key=f"{key}:backward", type="primary",
                              help="Build f again from the same leaves and run a real backward pass"):
+            forget_step()
             session.backward(retain_graph=retain)
         if buttons[1].button(".grad.zero_()", key=f"{key}:zero", help=f"Fill {grads} with zeros, in place"):
             session.zero_grad("zero")
@@ -123,6 +130,7 @@ def _backward_controls(session: BackwardSession, key: str) -> None:
             session.zero_grad("set-none")
         if buttons[3].button("Backward again, same graph", key=f"{key}:again",
                              help="Call .backward() on the last output without building it again"):
+            forget_step()
             session.backward_same_graph()
         if buttons[4].button("Start over", key=f"{key}:reset", help="New leaves, no history"):
             st.session_state[f"{key}:session"] = BackwardSession(session.fn, dict(session.values), session.output_name)
@@ -171,7 +179,9 @@ def _graph_view(session: BackwardSession, key: str) -> None:
     expand = st.session_state.get(f"{key}:expand", False)
     if not session.passes:
         st.caption("The graph autograd recorded for f. Call .backward() to watch the gradient flow through it.")
-        drawing = draw(session.graph(), expand=expand)
+        look = current_look()
+        drawing = draw(session.graph(), palette=look.palette, font_size=look.font_size, expand=expand,
+                       edge_width=look.edge_width)
         if drawing.svg is not None:
             show_svg(drawing.svg)
         folded = bool(drawing.view.groups)

@@ -1,0 +1,70 @@
+"""Predict, then reveal: the student types the gradient they expect before autograd's is shown.
+
+The check runs a real backward call if none has been made yet, then compares each guess with
+the gradient that call produced (explorer/predict.py explains a wrong one with PyTorch's own
+numbers). Each check counts in the session's score.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from explorer.calls import BackwardSession
+from explorer.errors import ExplorerError
+from explorer.lessons import Lesson
+from explorer.predict import judge
+from explorer.values import format_number, parse_number
+
+SCORE_KEY = "predict:score"  # (right, checked), for the whole session
+
+
+def predict_first(session: BackwardSession, key: str, lesson: Lesson | None) -> bool:
+    """The guessing panel. Returns True once the gradients may be shown."""
+    default = lesson is not None and lesson.page == "exercises"
+    if not st.toggle("Predict first", value=default, key=f"{key}:predict",
+                     help="Type the gradient you expect; autograd's appears after you check"):
+        return True
+    st.markdown("**Your prediction.** What will a `.backward()` call add to each gradient?")
+    columns = st.columns(len(session.leaves) + 1)
+    guesses, problems = {}, []
+    for column, name in zip(columns, session.leaves):
+        text = column.text_input(f"∂f/∂{name} =", key=f"{key}:guess:{name}", placeholder="a number")
+        try:
+            guesses[name] = parse_number(text, f"your guess for ∂f/∂{name}")
+        except ExplorerError as error:
+            problems.append(str(error))
+    checked = columns[-1].button("Check my prediction", key=f"{key}:check", type="primary")
+    revealed_key = f"{key}:revealed:{id(session)}"
+    if checked:
+        if problems:
+            for problem in problems:
+                st.error(problem)
+        else:
+            st.session_state[revealed_key] = _check(session, guesses, lesson)
+    verdicts = st.session_state.get(revealed_key)
+    if verdicts is None:
+        st.info("The gradients stay hidden until you check a prediction.")
+        return False
+    _show_verdicts(verdicts)
+    return True
+
+
+def _check(session: BackwardSession, guesses: dict[str, float], lesson: Lesson | None) -> list:
+    if not session.passes:
+        session.backward()
+    record = session.passes[-1]
+    by_hand = lesson.by_hand(**{n: leaf.item() for n, leaf in session.leaves.items()}) if lesson and lesson.by_hand else {}
+    verdicts = [judge(guess, name, record, by_hand.get(name)) for name, guess in guesses.items()]
+    right, checked = st.session_state.get(SCORE_KEY, (0, 0))
+    st.session_state[SCORE_KEY] = (right + all(v.correct for v in verdicts), checked + 1)
+    return verdicts
+
+
+def _show_verdicts(verdicts: list) -> None:
+    st.table([{"leaf": v.leaf, "your guess": format_number(v.guess), "autograd": format_number(v.autograd),
+               "by hand": format_number(v.by_hand) if v.by_hand is not None else "—",
+               "result": "right" if v.correct else "not quite"} for v in verdicts])
+    for verdict in verdicts:
+        (st.success if verdict.correct else st.warning)(verdict.explanation)
+    right, checked = st.session_state.get(SCORE_KEY, (0, 0))
+    st.caption(f"Score this session: {right} of {checked} predictions right.")

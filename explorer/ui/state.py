@@ -1,0 +1,97 @@
+"""What a link carries, and lecturer mode.
+
+A page's whole state lives in its URL, so a link reopens exactly what is on screen: the lesson
+(or the playground's expression), the values, the actions taken (`ops=bbz`: backward, backward,
+zero_(); see BackwardSession.actions_code), the animation step, and lecturer mode. Opening a
+link starts a new session whose leaves replay those actions with real backward calls.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import streamlit as st
+
+from explorer.calls import BackwardSession
+from explorer.errors import ExplorerError
+from explorer.legend import Look, look_for
+
+ACTIONS, STEP, PRESENT = "ops", "step", "present"
+PRESENT_KEY = "lecturer-mode"
+
+
+def presentation_toggle() -> bool:
+    """Lecturer mode: large type, thick lines, a colour-blind-safe palette, no sidebar."""
+    if PRESENT_KEY not in st.session_state:
+        st.session_state[PRESENT_KEY] = st.query_params.get(PRESENT) == "1"
+    on = st.toggle("Lecturer mode", key=PRESENT_KEY, help="Large type and high contrast for a projector or a shared screen")
+    if on:
+        st.query_params[PRESENT] = "1"
+        st.html(PRESENTATION_CSS)
+    elif PRESENT in st.query_params:
+        del st.query_params[PRESENT]
+    return on
+
+
+# Streamlit sizes its text in rem, so a bigger root font scales the whole page at once.
+PRESENTATION_CSS = """<style>
+html { font-size: 22px; }
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] { display: none; }
+.block-container, [data-testid="stMainBlockContainer"] { max-width: 100%; padding-left: 2rem; padding-right: 2rem; }
+</style>"""
+
+
+def is_dark() -> bool:
+    theme = getattr(st.context, "theme", None)
+    return getattr(theme, "type", None) == "dark"
+
+
+def current_look() -> Look:
+    return look_for(dark=is_dark(), presentation=bool(st.session_state.get(PRESENT_KEY)))
+
+
+def restore_actions(session: BackwardSession, key: str) -> None:
+    """Replay the link's actions on this page's first session, once; later sessions start clean."""
+    restored = f"{key}:restored"
+    if st.session_state.get(restored):
+        return
+    st.session_state[restored] = True
+    code = st.query_params.get(ACTIONS, "")
+    if code:
+        try:
+            session.replay(code)
+        except ExplorerError as error:
+            st.warning(str(error))
+
+
+def record_actions(session: BackwardSession) -> None:
+    code = session.actions_code()
+    if code:
+        st.query_params[ACTIONS] = code
+    elif ACTIONS in st.query_params:
+        del st.query_params[ACTIONS]
+
+
+def start_step() -> int | None:
+    text = st.query_params.get(STEP, "")
+    return int(text) if text.isdigit() else None
+
+
+def record_step(step: int | None) -> None:
+    if step is not None:
+        st.query_params[STEP] = str(step)
+
+
+def forget_step() -> None:
+    """A new backward call starts its animation at the beginning."""
+    if STEP in st.query_params:
+        del st.query_params[STEP]
+
+
+def share_link() -> None:
+    """The link to exactly this view, in a box with a copy button."""
+    base = (getattr(st.context, "url", "") or "").split("?")[0]
+    link = base + "?" + urlencode(st.query_params.to_dict())
+    with st.popover("Copy link to this view"):
+        st.caption("Opening it shows the same function, values, calls, step and mode.")
+        st.code(link, language=None)

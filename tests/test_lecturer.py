@@ -1,0 +1,122 @@
+"""Lecturer mode, links that carry the whole state, and predict-then-reveal, through AppTest."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from explorer.calls import BackwardSession, run_calls
+from explorer.errors import ExplorerError
+from explorer.lessons import get_lesson, square
+from explorer.predict import chain_rule_paths, judge
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def open_page(path, query=None):
+    at = AppTest.from_file(str(ROOT / path), default_timeout=60)
+    for name, value in (query or {}).items():
+        at.query_params[name] = value
+    return at.run()
+
+
+def metric(at, label):
+    return next(m.value for m in at.metric if m.label == label)
+
+
+# -- the action code a link carries --------------------------------------------------------------
+def test_actions_code_replays_to_the_same_state():
+    first = BackwardSession(square, {"x": 3.0})
+    first.backward()
+    first.backward(retain_graph=True)
+    first.backward_same_graph()
+    first.zero_grad("zero")
+    first.backward()
+    first.zero_grad("set-none")
+    code = first.actions_code()
+    assert code == "bBazbn"
+    second = BackwardSession(square, {"x": 3.0})
+    second.replay(code)
+    assert second.grads() == first.grads()
+    assert [e.grads for e in second.history] == [e.grads for e in first.history]
+
+
+@pytest.mark.parametrize("code", ["bbq", "b" * 500, "import os"])
+def test_hand_made_action_codes_are_refused(code):
+    with pytest.raises(ExplorerError, match="afresh"):
+        BackwardSession(square, {"x": 3.0}).replay(code)
+
+
+def test_link_reopens_calls_and_zeroing():
+    at = open_page("pages/3_Accumulation.py", {"w": "1", "ops": "bbbzb"})
+    assert metric(at, "w.grad") == "-2"
+    assert any("**-2** → **-4** → **-6** → `zero_()` 0 → **-2**" in m.value for m in at.markdown)
+    at.button(key="accumulation:accumulation:backward").click().run()
+    assert metric(at, "w.grad") == "-4"
+    assert at.query_params["ops"] == "bbbzbb"
+
+
+def test_bad_link_starts_afresh_with_a_message():
+    at = open_page("pages/1_Gradients.py", {"ops": "xyz"})
+    assert not at.exception
+    assert any("afresh" in w.value for w in at.warning)
+    assert metric(at, "x.grad") == "None"
+
+
+def test_actions_go_into_the_url():
+    at = open_page("pages/1_Gradients.py")
+    at.button(key="gradients:requires-grad:backward").click().run()
+    at.button(key="gradients:requires-grad:zero").click().run()
+    assert at.query_params["ops"] == "bz"
+    assert at.query_params["x"] == "3"
+
+
+# -- lecturer mode -----------------------------------------------------------------------------------
+def test_lecturer_mode_from_the_url_and_the_toggle():
+    at = open_page("pages/1_Gradients.py", {"present": "1"})
+    toggle = at.toggle(key="lecturer-mode")
+    assert toggle.value is True
+    assert any("font-size: 22px" in h.proto.body for h in at.get("html"))
+    toggle.set_value(False).run()
+    assert "present" not in at.query_params
+    assert not any("font-size: 22px" in h.proto.body for h in at.get("html"))
+
+
+def test_lecturer_mode_draws_large_type():
+    at = open_page("pages/1_Gradients.py", {"present": "1"})
+    url = at.get("image")[0].proto.imgs[0].url
+    import base64
+
+    svg = base64.b64decode(url.split(",", 1)[1]).decode()
+    assert 'font-size="20.00"' in svg
+
+
+# -- predict, then reveal ---------------------------------------------------------------------------
+def test_judge_explains_a_missed_path_and_a_missed_factor():
+    lesson = get_lesson("exercise-2")
+    record = run_calls(lesson.fn, lesson.defaults, 1).passes[0]
+    assert judge(13.0, "x", record).correct
+    missed_path = judge(15.0, "x", record)
+    assert not missed_path.correct and "leaves out" in missed_path.explanation and "-2 (MulBackward0)" in missed_path.explanation
+    assert "sign" in judge(-13.0, "x", record).explanation
+    paths = chain_rule_paths(record, "y")
+    assert sorted(p.product for p in paths) == [1.5, 24.0]
+    missed_factor = judge(1.5 + 12.0, "y", record)  # forgot the 2 of 2*y**3
+    assert "missing one factor" in missed_factor.explanation and "2 of MulBackward0" in missed_factor.explanation
+
+
+def test_predict_wrong_then_right_on_an_exercise():
+    at = open_page("pages/5_Exercises.py", {"lesson": "exercise-1"})
+    key = "exercises:exercise-1"
+    assert at.toggle(key=f"{key}:predict").value is True
+    assert not at.metric  # hidden until a prediction is checked
+    at.text_input(key=f"{key}:guess:z").set_value("30").run()
+    at.button(key=f"{key}:check").click().run()
+    assert metric(at, "z.grad") == "34"  # revealed: one real backward call was made
+    assert any("leaves out" in w.value for w in at.warning)
+    assert any("0 of 1" in c.value for c in at.caption)
+    at.text_input(key=f"{key}:guess:z").set_value("34").run()
+    at.button(key=f"{key}:check").click().run()
+    assert any("Right" in s.value for s in at.success)
+    assert any("1 of 2" in c.value for c in at.caption)
+    assert metric(at, "z.grad") == "34"  # checking again does not call backward again
