@@ -1,0 +1,53 @@
+"""Lecturer mode, deep links and predict-then-reveal in a real browser, with screenshots."""
+
+import torch
+from playwright.sync_api import expect
+
+from browser_support import screenshot, wait_for_app
+from explorer.lessons import get_lesson
+from explorer.values import format_number
+
+
+def metric(page, label):
+    return page.locator("[data-testid='stMetric']", has_text=label).first.locator("[data-testid='stMetricValue']")
+
+
+def autograd(lesson_id, **values):
+    lesson = get_lesson(lesson_id)
+    leaves = {name: torch.tensor(v, requires_grad=True) for name, v in values.items()}
+    grads = torch.autograd.grad(lesson.fn(**leaves), list(leaves.values()))
+    return {name: g.item() for name, g in zip(leaves, grads)}
+
+
+def test_wrong_then_right_guess_on_an_exercise(page, server):
+    page.goto(f"{server}/Exercises?lesson=exercise-2")
+    wait_for_app(page)
+    expect(page.get_by_text("The gradients stay hidden")).to_be_visible()
+    truth = autograd("exercise-2", x=1.5, y=-2.0)
+    guess_x, guess_y = page.get_by_label("∂f/∂x ="), page.get_by_label("∂f/∂y =")
+    guess_x.fill("15")  # forgets the x*y term
+    guess_x.press("Enter")
+    guess_y.fill(format_number(truth["y"]))
+    guess_y.press("Enter")
+    wait_for_app(page)
+    page.get_by_role("button", name="Check my prediction").click()
+    expect(page.get_by_text("leaves out").first).to_be_visible()
+    expect(metric(page, "x.grad")).to_have_text(format_number(truth["x"]))
+    screenshot(page, "predict-wrong")
+    guess_x.fill(format_number(truth["x"]))
+    guess_x.press("Enter")
+    wait_for_app(page)
+    page.get_by_role("button", name="Check my prediction").click()
+    expect(page.get_by_text("Score this session: 1 of 2")).to_be_visible()
+    screenshot(page, "predict-right")
+
+
+def test_lecturer_mode_hides_the_sidebar_and_enlarges_type(page, server):
+    page.goto(f"{server}/Gradients?present=1")
+    wait_for_app(page)
+    expect(page.locator("[data-testid='stSidebar']")).to_be_hidden()
+    size = page.eval_on_selector("html", "e => parseFloat(getComputedStyle(e).fontSize)")
+    assert size >= 20
+    page.get_by_role("button", name="Call .backward()").click()
+    expect(page.locator(".agp-root")).to_be_visible()
+    screenshot(page, "lecturer-mode")
