@@ -73,9 +73,9 @@ def explore(fn: Callable[..., torch.Tensor], variables: list[str], defaults: dic
             st.error(str(error))
             return None
     session = _session_for(fn, values, key, output_name)
-    _backward_controls(session, key)
+    beside = _backward_controls(session, key)
     try:
-        if predict_first(session, key, lesson):
+        if predict_first(session, key, lesson, beside):
             _show_results(session, key, lesson)
     except ExplorerError as error:
         st.error(str(error))
@@ -114,11 +114,13 @@ def _session_for(fn, values: dict, key: str, output_name: str) -> BackwardSessio
     return held
 
 
-def _backward_controls(session: BackwardSession, key: str) -> None:
+def _backward_controls(session: BackwardSession, key: str):
+    """The action buttons; returns the free column beside the retain_graph box, for the predict toggle."""
     names = list(session.leaves)
     grads = ", ".join(f"{n}.grad" for n in names)
     buttons = st.columns([1.3, 1, 1, 1.5, 0.8])
-    retain = st.checkbox("retain_graph=True (keep the graph's saved values for another pass)", key=f"{key}:retain")
+    options = st.columns(2)
+    retain = options[0].checkbox("retain_graph=True (keep the saved values for another pass)", key=f"{key}:retain")
     try:
         if buttons[0].button("Call .backward()", key=f"{key}:backward", type="primary",
                              help="Build f again from the same leaves and run a real backward pass"):
@@ -139,6 +141,7 @@ def _backward_controls(session: BackwardSession, key: str) -> None:
         st.error(str(error), icon="🛑")
     except ExplorerError as error:
         st.error(str(error))
+    return options[1]
 
 
 def _show_results(session: BackwardSession, key: str, lesson: Lesson | None) -> None:

@@ -18,10 +18,10 @@ from explorer.values import format_number, parse_number
 SCORE_KEY = "predict:score"  # (right, checked), for the whole session
 
 
-def predict_first(session: BackwardSession, key: str, lesson: Lesson | None) -> bool:
-    """The guessing panel. Returns True once the gradients may be shown."""
+def predict_first(session: BackwardSession, key: str, lesson: Lesson | None, toggle_slot=st) -> bool:
+    """The guessing panel (its on/off toggle goes in `toggle_slot`). Returns True once the gradients may be shown."""
     default = lesson is not None and lesson.page == "exercises"
-    if not st.toggle("Predict first", value=default, key=f"{key}:predict",
+    if not toggle_slot.toggle("Predict first", value=default, key=f"{key}:predict",
                      help="Type the gradient you expect; autograd's appears after you check"):
         return True
     st.markdown("**Your prediction.** What will a `.backward()` call add to each gradient?")
