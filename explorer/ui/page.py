@@ -16,6 +16,7 @@ from explorer.calls import BackwardSession
 from explorer.errors import ExplorerError, GraphFreedError
 from explorer.lessons import PAGES, Lesson, lessons_on_page
 from explorer.drawing import draw
+from explorer.graph import capture
 from explorer.frames import build_animation
 from explorer.render import to_svg
 from explorer.torchviz_view import TORCHVIZ_CALL, torchviz_dot
@@ -24,6 +25,9 @@ from explorer.ui.player import show_player
 from explorer.ui.predict import predict_first
 from explorer.ui.state import current_look, forget_step, record_actions, restore_actions, share_link
 from explorer.values import format_number, parse_number
+
+
+TORCHVIZ_MAX_NODES = 300  # beyond this, torchviz's layout may take minutes (see explorer/bench.py)
 
 
 def lesson_page(page_key: str) -> None:
@@ -169,12 +173,25 @@ def _show_results(session: BackwardSession, key: str, lesson: Lesson | None) -> 
         else:
             st.info("Nothing done yet.")
     with tab_torchviz:
-        st.caption(f"`{TORCHVIZ_CALL}` on the same function. torchviz names nodes by memory address, "
-                   "draws a leaf that a node saved as that saved tensor (x turns into an orange `self`) "
-                   "and shows no values.")
-        show_svg(to_svg(torchviz_dot(session.forward(), session.leaves)))
+        _torchviz_view(session)
     if lesson is not None and lesson.by_hand is not None:
         _by_hand_check(session, lesson)
+
+
+def _torchviz_view(session: BackwardSession) -> None:
+    st.caption(f"`{TORCHVIZ_CALL}` on the same function. torchviz names nodes by memory address, "
+               "draws a leaf that a node saved as that saved tensor (x turns into an orange `self`) "
+               "and shows no values.")
+    output = session.forward()
+    size = len(capture(output, session.leaves).nodes)
+    if size > TORCHVIZ_MAX_NODES:
+        st.info(f"Not drawn: this graph has {size} nodes, and torchviz with dot can take minutes on graphs "
+                "this size (our own view folds repeats instead).")
+        return
+    try:
+        show_svg(to_svg(torchviz_dot(output, session.leaves)))
+    except (ExplorerError, RecursionError) as error:
+        st.info(f"torchviz could not draw this graph: {error}")
 
 
 def _graph_view(session: BackwardSession, key: str) -> None:
