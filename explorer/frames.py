@@ -29,9 +29,10 @@ from explorer.backward import BackwardEvent, BackwardPass
 from explorer.calls import BackwardSession, HistoryEntry
 from explorer.errors import ExplorerError
 from explorer.graph import ACCUMULATE, INPUT, LEAF, LEAF_EDGE, OUTPUT_EDGE, SAVED, SAVED_EDGE, Graph
-from explorer.legend import KIND_LABELS, LIGHT, Palette, legend_items
+from explorer.legend import KIND_LABELS, Look, Palette, legend_items, look_for
 from explorer.collapse import GraphView
 from explorer.drawing import draw
+from explorer.forward import ForwardView
 from explorer.values import format_number
 
 MAX_ANIMATED_NODES = 400  # above this the player warns that stepping through is long
@@ -117,12 +118,19 @@ class Animation:
     palette: dict[str, str]
     legend: list[tuple[str, str, str | None]]  # (fill, meaning, border or None)
     event_count: int
-    signature: str = ""
+    dark: bool = False  # drawn on a dark background: the player's controls go dark too
+    presentation: bool = False  # lecturer mode: the player's own text is large and high-contrast
+    font_size: int = 12  # of the node labels in the SVG, in points
+    forward: dict | None = None  # the forward pass linked to the drawn nodes (_forward_data)
+    start_step: int | None = None  # where a newly mounted player opens (a deep link's ?step=)
+    signature: str = ""  # a hash of everything above except start_step: the player rebuilds when it changes
+    story: str = ""  # a hash of what happened (frames, history), whatever the look: kept across a look change
 
     def to_dict(self) -> dict:
         return {
             "version": 1,
             "signature": self.signature,
+            "story": self.story,
             "svg": self.svg,
             "output": self.output,
             "nodes": self.nodes,
@@ -136,34 +144,48 @@ class Animation:
             "event_count": self.event_count,
             "palette": self.palette,
             "legend": [list(item) for item in self.legend],
+            "dark": self.dark,
+            "presentation": self.presentation,
+            "font_size": self.font_size,
+            "forward": self.forward,
+            "start_step": self.start_step,
         }
 
 
 # -- building ---------------------------------------------------------------------------------
-def build_animation(session: BackwardSession, palette: Palette = LIGHT, expand: bool = False) -> Animation:
+def build_animation(session: BackwardSession, look: Look = look_for(), expand: bool = False,
+                    start_step: int | None = None, forward: ForwardView | None = None) -> Animation:
     """The player's data for the session's latest backward call, with the .grad history of all calls.
 
-    `expand` asks for every node of a big graph to be drawn instead of folding its repeats.
+    `look` (legend.look_for: theme and lecturer mode) sets the colours, type size and line width
+    of the drawing and of the player around it. `expand` asks for every node of a big graph to be
+    drawn instead of folding its repeats. `start_step` is the frame a newly mounted player opens
+    at (clamped to the frames; a deep link's ?step=). `forward` (forward.forward_view of the same
+    function and values) adds the forward pass beside the graph, each line linked to its node.
     """
     if not session.passes:
         raise ExplorerError("There is nothing to animate yet: call .backward() once first.")
-    return animate_pass(session.passes[-1], session.history, palette, expand)
+    return animate_pass(session.passes[-1], session.history, look, expand, start_step, forward)
 
 
-def animate_pass(record: BackwardPass, history: list[HistoryEntry] = (), palette: Palette = LIGHT,
-                 expand: bool = False) -> Animation:
+def animate_pass(record: BackwardPass, history: list[HistoryEntry] = (), look: Look = look_for(),
+                 expand: bool = False, start_step: int | None = None,
+                 forward: ForwardView | None = None) -> Animation:
     """The player's data for one recorded pass (build_animation's core; usable without a session)."""
+    look = look or look_for()  # None too means the default look
+    palette = look.palette
     graph = record.graph
-    drawing = draw(graph, record, palette, expand=expand)
+    drawing = draw(graph, record, palette, font_size=look.font_size, expand=expand, edge_width=look.edge_width)
     leaves = {node.id: node.name or node.id for node in graph.of_kind(LEAF)}
     too_large = len(graph.nodes) > MAX_ANIMATED_NODES
     notes = [drawing.note, _size_note(graph, record) if too_large else ""]
+    frames = _frames(record, drawing.view)
     animation = Animation(
         svg=clean_svg(drawing.svg, graph) if drawing.svg else "",
         output=graph.output,
         nodes={node.id: {"kind": node.kind, "name": node.name} for node in graph.nodes},
         leaves=leaves,
-        frames=_frames(record, drawing.view),
+        frames=frames,
         history=_history(history),
         calls=sum(1 for entry in history if entry.action.startswith("backward")) or 1,
         too_large=too_large,
@@ -171,9 +193,58 @@ def animate_pass(record: BackwardPass, history: list[HistoryEntry] = (), palette
         palette=_css_palette(palette),
         legend=_legend(palette),
         event_count=len(record.events),
+        dark=is_dark(palette),
+        presentation=is_presentation(look),
+        font_size=look.font_size,
+        forward=_forward_data(forward, graph, drawing.view) if forward is not None else None,
+        start_step=None if start_step is None else min(max(int(start_step), 0), len(frames) - 1),
     )
     animation.signature = _signature(animation)
+    animation.story = _story(animation)
     return animation
+
+
+def is_dark(palette: Palette) -> bool:
+    """A palette drawn on a dark background (legend.DARK, PRESENTATION_DARK): by its luminance."""
+    return _luminance(palette.background) < 0.18
+
+
+def is_presentation(look: Look) -> bool:
+    """Lecturer mode's look (legend.look_for(presentation=True)), or any look with type as large."""
+    return look.font_size >= look_for(presentation=True).font_size
+
+
+def _luminance(colour: str) -> float:
+    """WCAG relative luminance of a #rrggbb colour."""
+    channels = [int(colour.lstrip("#")[i:i + 2], 16) / 255 for i in (0, 2, 4)]
+    r, g, b = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def _forward_data(forward: ForwardView, graph: Graph, view: GraphView) -> dict:
+    """forward.to_dict(), with texts to show and, for every node it names, the id drawn for it.
+
+    `drawn` maps a graph node id to the element that shows it: itself, or the folded group hiding
+    it (collapse.GraphView.where). A node the drawn graph does not have (a forward view of another
+    function) maps to nothing, so its line links to nothing rather than to a wrong node.
+    """
+    data = forward.to_dict()
+    known = {node.id for node in graph.nodes}
+    named = [step.node for step in forward.steps if step.node] + list(forward.leaves.values()) \
+        + list(forward.leaf_nodes.values())
+    data["drawn"] = {node_id: view.where(node_id) if node_id in known else None for node_id in named if node_id}
+    for step in data["steps"]:
+        step["value_text"] = None if step["value"] is None else format_number(step["value"])
+    data["leaf_values"] = {name: _leaf_value_text(graph, node_id) for name, node_id in forward.leaf_nodes.items()}
+    return data
+
+
+def _leaf_value_text(graph: Graph, node_id: str) -> str | None:
+    try:
+        node = graph.node(node_id)
+    except KeyError:
+        return None
+    return None if node.value is None else format_number(node.value)
 
 
 def _frames(record: BackwardPass, view: GraphView) -> list[Frame]:
@@ -417,9 +488,25 @@ def _css_palette(palette: Palette) -> dict[str, str]:
 
 
 def _signature(animation: Animation) -> str:
-    """A short hash of the content: the player rebuilds itself only when it changes."""
+    """A short hash of the content: the player rebuilds itself only when it changes.
+
+    Not of start_step: a page that keeps ?step= in step with the player passes a new start_step
+    on every rerun, and that must not rebuild (and rewind) the player.
+    """
     data = animation.to_dict()
-    data.pop("signature")
+    for key in ("signature", "story", "start_step"):
+        data.pop(key)
+    return _hash(data)
+
+
+def _story(animation: Animation) -> str:
+    """A short hash of what the animation tells, not how it is drawn: the same pass in another look
+    (lecturer mode switched on, the theme changed) has the same story, and the player keeps its step."""
+    data = animation.to_dict()
+    return _hash({key: data[key] for key in ("output", "nodes", "leaves", "frames", "history", "calls", "event_count")})
+
+
+def _hash(data) -> str:
     return hashlib.sha1(json.dumps(data, sort_keys=True).encode("utf-8")).hexdigest()[:16]
 
 

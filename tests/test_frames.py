@@ -13,7 +13,9 @@ import torch
 from explorer import frames as frames_module
 from explorer.calls import BackwardSession, run_calls
 from explorer.errors import ExplorerError
+from explorer.forward import forward_view
 from explorer.frames import ACCUMULATE_FRAME, DONE, SEED, SUMMARY, build_animation
+from explorer.legend import look_for
 from explorer.lessons import all_lessons, get_lesson
 from explorer.player import standalone_html
 from explorer.values import format_number
@@ -272,3 +274,124 @@ def test_standalone_page_has_no_url_and_all_its_parts():
     assert "export function mountPlayer" in page and ".agp-root" in page
     data = page.split('id="player-data">', 1)[1].split("</script>", 1)[0]
     assert json.loads(data)["signature"] == animation.signature
+
+
+# -- looks, deep links and the linked forward pass ------------------------------------------------
+def fresh(values: dict) -> dict:
+    return {name: torch.tensor(value, requires_grad=True) for name, value in values.items()}
+
+
+@pytest.mark.parametrize("dark,presentation", [(False, False), (True, False), (False, True), (True, True)])
+def test_the_look_draws_the_graph_and_tells_the_player(dark, presentation):
+    lesson = get_lesson("exercise-2")
+    look = look_for(dark, presentation)
+    animation = build_animation(run_calls(lesson.fn, lesson.defaults, 1), look=look)
+    data = animation.to_dict()
+    assert data["dark"] is dark and data["presentation"] is presentation
+    assert data["font_size"] == look.font_size
+    assert data["palette"]["background"] == look.palette.background
+    assert data["legend"][0][0] == look.palette.leaf  # the player's legend speaks the SVG's palette
+    assert f'fill="{look.palette.background}"' in animation.svg  # Graphviz's background polygon
+    sizes = {float(size) for size in re.findall(r'<text[^>]*font-size="([\d.]+)"', animation.svg)}
+    assert max(sizes) == look.font_size  # node labels; edge labels are a point smaller
+    widths = re.findall(r'stroke-width="([\d.]+)"', animation.svg)
+    assert (float(max(widths, key=float)) >= look.edge_width) if widths else look.edge_width == 1
+
+
+def test_a_look_is_a_new_drawing_of_the_same_story():
+    session = run_calls(get_lesson("accumulation").fn, get_lesson("accumulation").defaults, 2)
+    plain, lecture = build_animation(session), build_animation(session, look=look_for(presentation=True))
+    assert plain.signature != lecture.signature  # the player rebuilds with the new SVG...
+    assert plain.story == lecture.story  # ...and keeps the student's step (same frames, same history)
+    assert [f.to_dict() for f in plain.frames] == [f.to_dict() for f in lecture.frames]
+    assert build_animation(session, look=None).signature == plain.signature  # None is the default look
+    other = build_animation(run_calls(get_lesson("accumulation").fn, {"w": 5.0}, 2))
+    assert other.story != plain.story
+
+
+def test_start_step_is_data_but_not_signature():
+    lesson = get_lesson("exercise-2")
+    session = run_calls(lesson.fn, lesson.defaults, 1)
+    plain, deep = build_animation(session), build_animation(session, start_step=4)
+    assert plain.to_dict()["start_step"] is None and deep.to_dict()["start_step"] == 4
+    # A page keeping ?step= in step with the player passes a new start_step on each rerun:
+    # that must not rebuild (and rewind) the player.
+    assert deep.signature == plain.signature
+    last = len(deep.frames) - 1
+    assert build_animation(session, start_step=10_000).start_step == last
+    assert build_animation(session, start_step=-3).start_step == 0
+
+
+def test_forward_lines_point_at_drawn_nodes():
+    lesson = get_lesson("exercise-2")
+    session = run_calls(lesson.fn, lesson.defaults, 1)
+    forward = forward_view(lesson.fn, fresh(lesson.defaults))
+    data = json.loads(json.dumps(build_animation(session, forward=forward).to_dict()))["forward"]
+    graph = session.passes[-1].graph
+    svg_ids = set(re.findall(r'<g id="(n\d+)" class="node', build_animation(session).svg))
+    assert [step["text"] for step in data["steps"]][:3] == ["t1 = x ** 2", "t2 = t1 * 5", "t3 = x * y"]
+    assert [step["value_text"] for step in data["steps"]] == \
+        ["2.25", "11.25", "-3", "8.25", "-8", "-16", "-7.75"]
+    assert data["leaf_values"] == {"x": "1.5", "y": "-2"}
+    for step in data["steps"]:
+        assert data["drawn"][step["node"]] == step["node"] in svg_ids
+        assert graph.node(step["node"]).kind == "op"
+    assert graph.node(data["steps"][0]["node"]).name == "PowBackward0"
+    assert graph.node(data["steps"][-1]["node"]).name == "AddBackward0"  # f's grad_fn
+    for name in ("x", "y"):
+        leaf = graph.leaf_named(name).id
+        assert data["leaf_nodes"][name] == leaf and data["leaves"][name] == graph.accumulator_of(leaf)
+        assert data["drawn"][leaf] == leaf and data["drawn"][data["leaves"][name]] == data["leaves"][name]
+    assert build_animation(session).to_dict()["forward"] is None
+
+
+def test_forward_lines_in_a_folded_loop_point_at_the_group():
+    fn = lambda x, h0: loop(x, h0, steps=120)
+    values = {"x": 0.5, "h0": 1.0}
+    session = BackwardSession(fn, values)
+    session.backward()
+    animation = build_animation(session, forward=forward_view(fn, fresh(values)))
+    drawn = animation.forward["drawn"]
+    svg_nodes = set(re.findall(r'<g id="([^"]+)" class="node', animation.svg))
+    assert "c0" in svg_nodes and "c0" in drawn.values()
+    assert set(drawn.values()) <= svg_nodes  # every line points at something on screen
+    assert len(animation.forward["steps"]) == 240
+
+
+def test_a_forward_view_of_another_graph_links_nothing_wrong():
+    small = run_calls(get_lesson("requires-grad").fn, {"x": 3.0}, 1)
+    lesson = get_lesson("exercise-2")
+    forward = forward_view(lesson.fn, fresh(lesson.defaults))
+    drawn = build_animation(small, forward=forward).forward["drawn"]
+    known = {node.id for node in small.passes[-1].graph.nodes}
+    assert all(target is None for node, target in drawn.items() if node not in known)
+
+
+def test_standalone_page_takes_the_look():
+    lesson = get_lesson("requires-grad")
+    session = run_calls(lesson.fn, lesson.defaults, 1)
+    dark = standalone_html(build_animation(session, look=look_for(dark=True, presentation=True)), "t")
+    assert '<html lang="en" data-theme="dark" class="presentation">' in dark
+    assert '<html lang="en">' in standalone_html(build_animation(session), "t")
+
+
+OPERATOR_NODES = {"**": "PowBackward", "*": "MulBackward", "+": "AddBackward", "-": "SubBackward", "/": "DivBackward"}
+
+
+@pytest.mark.parametrize("lesson", all_lessons(), ids=lambda lesson: lesson.id)
+def test_forward_of_the_sessions_own_leaves_links_to_the_animated_pass(lesson):
+    """What a page passes: forward_view(session.fn, session.leaves, session.output_name) after some
+    calls. Each line links to a node of the pass being animated, of the operator the line shows,
+    and building it leaves the student's .grad alone."""
+    session = run_calls(lesson.fn, lesson.defaults, 2)
+    grads = {name: leaf.grad.tolist() for name, leaf in session.leaves.items()}
+    forward = forward_view(session.fn, session.leaves, session.output_name)
+    assert {name: leaf.grad.tolist() for name, leaf in session.leaves.items()} == grads
+    animation = build_animation(session, forward=forward)
+    graph = session.passes[-1].graph
+    svg_ids = set(re.findall(r'<g id="(n\d+)" class="node', animation.svg))
+    for step in forward.steps:
+        operator = step.text.split(" = ", 1)[1].split(" ")[1]
+        assert graph.node(step.node).name.startswith(OPERATOR_NODES[operator]), step.text
+        assert animation.forward["drawn"][step.node] in svg_ids
+    assert forward.steps[-1].result == session.output_name

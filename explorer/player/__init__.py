@@ -27,13 +27,22 @@ PAGE_CSS = """
   --st-primary-color: #1f5fa8;
 }
 @media (prefers-color-scheme: dark) {
-  :root {
+  :root:not([data-theme="light"]) {
     --st-text-color: #e6e6e6;
     --st-background-color: #0e1117;
     --st-secondary-background-color: #262730;
     --st-border-color: rgba(250, 250, 250, 0.2);
     --st-primary-color: #3b82f6;
   }
+}
+/* A page exported with a dark look is dark whatever the reader's system prefers. */
+:root[data-theme="dark"] {
+  color-scheme: dark;
+  --st-text-color: #e6e6e6;
+  --st-background-color: #0e1117;
+  --st-secondary-background-color: #262730;
+  --st-border-color: rgba(250, 250, 250, 0.2);
+  --st-primary-color: #3b82f6;
 }
 body {
   margin: 0;
@@ -44,6 +53,10 @@ body {
 main { max-width: 1100px; margin: 0 auto; padding: 1rem 1.25rem 2rem; }
 h1 { font-size: 1.35rem; margin: 0.2rem 0 0.8rem; }
 footer { margin-top: 1rem; font-size: 0.8rem; opacity: 0.7; }
+/* Lecturer mode: the page around the player is as large as the player's own text. */
+.presentation main { max-width: none; padding: 1rem 2rem 2rem; }
+.presentation h1 { font-size: 2rem; }
+.presentation footer { font-size: 1.25rem; opacity: 1; }
 """
 
 # Nothing may load from anywhere: the file is the whole app.
@@ -68,8 +81,10 @@ def standalone_html(animation: Animation, title: str) -> str:
     # In a <script> element only "</" can end it early; "<\/" means the same inside a JSON string.
     data = json.dumps(animation.to_dict(), ensure_ascii=False).replace("</", "<\\/")
     escaped_title = html.escape(title)
+    theme = ' data-theme="dark"' if animation.dark else ""
+    presentation = ' class="presentation"' if animation.presentation else ""
     return f"""<!DOCTYPE html>
-<html lang="en">
+<html lang="en"{theme}{presentation}>
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">

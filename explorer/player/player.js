@@ -18,6 +18,7 @@ const MIN_READABLE_SCALE = 0.45; // below this a fitted graph is unreadable: sta
 const MIN_SCALE = 0.02;
 const MAX_SCALE = 8;
 const REPORT_DELAY_MS = 250; // Python hears about the step once the student stops pressing keys
+const CLICK_SLOP_PX = 4; // a press on the graph that moves less than this is a click, not a drag
 
 // The player whose shortcuts work when nothing in particular has focus (the page body).
 let lastUsedPlayer = null;
@@ -65,9 +66,17 @@ const TEMPLATE = `
     <div class="agp-title"></div>
     <ul class="agp-lines"></ul>
   </div>
-  <div class="agp-stage" title="">
-    <div class="agp-svg"></div>
-    <div class="agp-hint">wheel: zoom · drag: move · Space, ←, →, Home, End</div>
+  <div class="agp-main">
+    <section class="agp-forward" aria-label="Forward pass" hidden>
+      <div class="agp-forward-title">Forward pass</div>
+      <div class="agp-forward-help">Pick a line to find its node in the backward graph (Esc clears).</div>
+      <ul class="agp-forward-leaves" aria-label="Leaves"></ul>
+      <ol class="agp-forward-steps" aria-label="Operations, in the order they ran"></ol>
+    </section>
+    <div class="agp-stage" title="">
+      <div class="agp-svg"></div>
+      <div class="agp-hint">wheel: zoom · drag: move · Space, ←, →, Home, End</div>
+    </div>
   </div>
   <div class="agp-strip" aria-label="The .grad of each leaf after every call"></div>
   <div class="agp-legend"></div>
@@ -78,7 +87,7 @@ export function mountPlayer(container, data, options = {}) {
 }
 
 class Player {
-  constructor(container, data, { onStep = null, startStep = 0 } = {}) {
+  constructor(container, data, { onStep = null, startStep = data.start_step ?? 0 } = {}) {
     this.data = data;
     this.frames = data.frames;
     this.onStep = onStep;
@@ -99,19 +108,40 @@ class Player {
     for (const [key, value] of Object.entries(data.palette || {})) {
       this.root.style.setProperty(`--agp-${key.replace(/_/g, "-")}`, value);
     }
+    this.root.classList.toggle("agp-dark", Boolean(data.dark));
+    this.root.classList.toggle("agp-presentation", Boolean(data.presentation));
+    this.root.dataset.linked = "";
     container.appendChild(this.root);
 
     this.$ = (selector) => this.root.querySelector(selector);
+    this.matchTheme();
     this.buildGraph();
     this.buildControls();
+    this.buildForward();
     this.buildStrip();
     this.buildLegend();
     this.bindKeys();
     this.bindView();
     if (!lastUsedPlayer || !lastUsedPlayer.root.isConnected) lastUsedPlayer = this;
 
-    this.goTo(Math.min(Math.max(startStep, 0), this.frames.length - 1));
+    this.goTo(Math.min(Math.max(Number(startStep) || 0, 0), this.frames.length - 1));
     this.fitInitial();
+  }
+
+  // -- theme: the controls sit on the page's colours (Streamlit's --st-* variables, or the
+  // standalone page's), except that a graph drawn dark never gets light controls around it. ----
+  matchTheme() {
+    const check = () => {
+      const pageIsDark = isDarkColour(resolvedColour(this.root, "var(--st-background-color, #ffffff)"));
+      this.root.classList.toggle("agp-own-dark", Boolean(this.data.dark) && !pageIsDark);
+      this.root.classList.toggle("agp-chrome-dark", Boolean(this.data.dark) || pageIsDark);
+    };
+    check();
+    if (typeof matchMedia === "function") {
+      const query = matchMedia("(prefers-color-scheme: dark)"); // the standalone page follows it
+      query.addEventListener("change", check);
+      this.cleanups.push(() => query.removeEventListener("change", check));
+    }
   }
 
   // -- start-up: find every element a frame will touch, once ------------------------------
@@ -164,8 +194,12 @@ class Player {
     if (!text && texts.length) {
       // Drawn without a grad line: add one under the last line of the label.
       const lastLine = texts[texts.length - 1];
+      const y = (t) => Number(t.getAttribute("y"));
+      const lineHeight = texts.length > 1
+        ? y(lastLine) - y(texts[texts.length - 2])
+        : 1.1 * Number(lastLine.getAttribute("font-size") || this.data.font_size || 12);
       text = lastLine.cloneNode(false);
-      text.setAttribute("y", String(Number(lastLine.getAttribute("y")) + 13));
+      text.setAttribute("y", String(y(lastLine) + lineHeight));
       node.appendChild(text);
     }
     if (text) {
@@ -186,6 +220,8 @@ class Player {
       text = document.createElementNS(this.svg.namespaceURI, "text");
       text.setAttribute("x", String(middle.x + 6));
       text.setAttribute("y", String(middle.y));
+      text.setAttribute("font-family", "monospace"); // as Graphviz writes its edge labels (render.py)
+      text.setAttribute("font-size", String(Math.max((this.data.font_size || 12) - 1, 8)));
       edge.appendChild(text);
     }
     if (text) text.classList.add("grad-flow");
@@ -242,6 +278,151 @@ class Player {
     }
   }
 
+  // -- the forward pass, linked to the backward graph --------------------------------------
+  // Each line of the forward pass (t1 = x ** 2 = 2.25) and each leaf (x = 1.5) is a toggle button:
+  // pressing it outlines the backward node that operation recorded (a leaf: the leaf and the
+  // AccumulateGrad that writes its .grad) and brings it into view. Nothing goes back to Python.
+  buildForward() {
+    this.rows = []; // {button, key, ids}
+    this.rowsByNode = new Map(); // drawn id -> rows that point at it
+    this.linkedKey = null;
+    this.linkedIds = [];
+    this.runningRows = [];
+    const forward = this.data.forward;
+    const panel = (this.forwardPanel = this.$(".agp-forward"));
+    if (!forward || !(forward.steps || []).length) return;
+    const drawn = (id) => (id && forward.drawn ? forward.drawn[id] ?? null : id || null);
+    const present = (id) => id && (!this.svg || this.nodeEls.has(id));
+    const addRow = (list, attribute, value, text, valueText, ids, label) => {
+      const item = document.createElement("li");
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "agp-link";
+      button.dataset[attribute] = value;
+      const code = document.createElement("code");
+      code.textContent = text;
+      button.appendChild(code);
+      if (valueText != null) {
+        const shown = document.createElement("span");
+        shown.className = "agp-link-value";
+        shown.textContent = ` = ${valueText}`;
+        button.appendChild(shown);
+      }
+      ids = [...new Set(ids.filter(present))];
+      if (ids.length) {
+        button.setAttribute("aria-pressed", "false");
+        button.title = label;
+        const row = { button, key: `${attribute}:${value}`, ids };
+        this.rows.push(row);
+        for (const id of ids) {
+          if (!this.rowsByNode.has(id)) this.rowsByNode.set(id, []);
+          this.rowsByNode.get(id).push(row);
+        }
+        button.addEventListener("click", () => this.toggleLink(row));
+      } else {
+        button.disabled = true;
+        button.title = "Not drawn in this graph";
+      }
+      item.appendChild(button);
+      list.appendChild(item);
+    };
+    const leaves = this.$(".agp-forward-leaves");
+    for (const [name, leafId] of Object.entries(forward.leaf_nodes || {})) {
+      const ids = [drawn(leafId), drawn((forward.leaves || {})[name])];
+      addRow(leaves, "leaf", name, name, (forward.leaf_values || {})[name],
+        ids, `Show ${name} and the AccumulateGrad that writes ${name}.grad`);
+    }
+    const steps = this.$(".agp-forward-steps");
+    for (const step of forward.steps) {
+      const node = step.node ? drawn(step.node) : null;
+      addRow(steps, "node", step.node || "", step.text, step.value_text, [node],
+        `Show the backward node ${step.result} recorded`);
+    }
+    panel.hidden = false;
+    this.root.classList.add("agp-has-forward");
+  }
+
+  toggleLink(row) {
+    if (this.linkedKey === row.key) this.clearLink();
+    else this.link(row);
+  }
+
+  link(row) {
+    this.clearLink();
+    this.linkedKey = row.key;
+    this.linkedIds = row.ids;
+    row.button.setAttribute("aria-pressed", "true");
+    for (const id of row.ids) this.mark(id, "add", "linked");
+    this.root.dataset.linked = row.ids.join(" ");
+    this.showNodes(row.ids);
+  }
+
+  clearLink() {
+    if (this.linkedKey === null) return false;
+    for (const id of this.linkedIds) this.mark(id, "remove", "linked");
+    for (const row of this.rows) {
+      if (row.key === this.linkedKey) row.button.setAttribute("aria-pressed", "false");
+    }
+    this.linkedKey = null;
+    this.linkedIds = [];
+    this.root.dataset.linked = "";
+    return true;
+  }
+
+  // A node clicked in the graph picks its line of the forward pass, when it has one.
+  linkFromGraph(nodeElement) {
+    if (!nodeElement) {
+      this.clearLink();
+      return;
+    }
+    const copyOf = [...nodeElement.classList].find((name) => name.startsWith("ref-of-"));
+    const id = copyOf ? copyOf.slice("ref-of-".length) : nodeElement.id;
+    const rows = this.rowsByNode.get(id);
+    if (!rows) return;
+    const current = rows.findIndex((row) => row.key === this.linkedKey);
+    if (current === rows.length - 1) this.clearLink(); // clicking again goes through them, then off
+    else {
+      const row = rows[current + 1];
+      this.link(row);
+      revealInside(this.forwardPanel, row.button);
+    }
+  }
+
+  // Bring nodes into view: the stage into the window if it is out of sight, the nodes into the stage.
+  showNodes(ids) {
+    if (!this.svg || !this.viewReady) return;
+    const rect = this.stage.getBoundingClientRect();
+    if (rect.bottom < 0 || rect.top > window.innerHeight) this.stage.scrollIntoView({ block: "nearest" });
+    const boxes = ids.map((id) => this.boxOf(id)).filter(Boolean);
+    if (!boxes.length) return;
+    const x = Math.min(...boxes.map((b) => b.x));
+    const y = Math.min(...boxes.map((b) => b.y));
+    const union = {
+      x, y,
+      w: Math.max(...boxes.map((b) => b.x + b.w)) - x,
+      h: Math.max(...boxes.map((b) => b.y + b.h)) - y,
+    };
+    const { w, h } = this.stageSize();
+    const fits = union.w <= w / this.view.s && union.h <= h / this.view.s;
+    if (!this.inView(union)) this.centerOnBox(fits ? union : boxes[0]);
+  }
+
+  // The forward line of the node running now is marked too: the two views move together.
+  markRunning(id) {
+    for (const row of this.runningRows) row.button.classList.remove("running");
+    this.runningRows = (id && this.rowsByNode.get(id)) || [];
+    for (const row of this.runningRows) row.button.classList.add("running");
+    // Scrolling the panel reads layout: do it when the browser lays out anyway, once per frame,
+    // so that stepping through a big graph never pays for an extra layout.
+    if (this.runningRows.length && !this.revealPending) {
+      this.revealPending = true;
+      requestAnimationFrame(() => {
+        this.revealPending = false;
+        if (this.runningRows.length) revealInside(this.forwardPanel, this.runningRows[0].button);
+      });
+    }
+  }
+
   buildStrip() {
     const strip = this.$(".agp-strip");
     const history = this.data.history || { leaves: [], entries: [] };
@@ -285,10 +466,13 @@ class Player {
 
   buildLegend() {
     const legend = this.$(".agp-legend");
-    for (const [color, label, border] of this.data.legend || []) {
+    const items = [...(this.data.legend || [])];
+    if (this.rows.length) items.push([null, "picked in the forward pass", null]);
+    for (const [color, label, border] of items) {
       const item = document.createElement("span");
       const swatch = document.createElement("i");
-      swatch.style.background = color;
+      if (color) swatch.style.background = color;
+      else swatch.className = "agp-swatch-linked";
       if (border) swatch.style.borderColor = border;
       item.append(swatch, document.createTextNode(label));
       legend.appendChild(item);
@@ -352,6 +536,7 @@ class Player {
       this.currentChips.get(frame.change.name)?.classList.add("changed");
     }
     this.showCaption(frame);
+    if (this.rowsByNode.size) this.markRunning(frame.active);
     this.root.dataset.step = String(frame.index);
     this.root.dataset.activeNode = frame.active || "";
     this.scrub.value = String(frame.index);
@@ -455,6 +640,7 @@ class Player {
     this.root.addEventListener("keydown", onKey);
     const onPageKey = (event) => {
       const focused = document.activeElement;
+      if (event.composedPath().includes(this.root)) return; // the player's own listener had it
       if ((!focused || focused === document.body) && lastUsedPlayer === this) onKey(event);
     };
     document.addEventListener("keydown", onPageKey);
@@ -480,6 +666,10 @@ class Player {
       Home: () => this.userGoTo(0),
       End: () => this.userGoTo(last),
     };
+    if (event.key === "Escape") {
+      if (this.clearLink()) event.preventDefault(); // otherwise Escape stays the page's
+      return;
+    }
     if (!keys[event.key]) return; // C and R stay Streamlit's
     event.preventDefault();
     keys[event.key]();
@@ -493,7 +683,10 @@ class Player {
     this.stage = this.$(".agp-stage");
     if (!this.svg) return;
     const naturalHeight = this.extent.h * (96 / 72) + 24; // Graphviz sizes are in points
-    this.stage.style.height = `${Math.round(Math.min(Math.max(naturalHeight, 260), 620))}px`;
+    const tallest = this.data.presentation ? 760 : 620;
+    const height = Math.round(Math.min(Math.max(naturalHeight, 260), tallest));
+    this.stage.style.height = `${height}px`;
+    this.root.style.setProperty("--agp-stage-height", `${height}px`);
     this.view = { cx: this.extent.x + this.extent.w / 2, cy: this.extent.y + this.extent.h / 2, s: 1 };
 
     this.stage.addEventListener("wheel", (event) => {
@@ -505,20 +698,25 @@ class Player {
     let drag = null;
     this.stage.addEventListener("pointerdown", (event) => {
       if (event.button !== 0) return;
-      drag = { x: event.clientX, y: event.clientY, cx: this.view.cx, cy: this.view.cy };
+      const target = event.target && event.target.closest ? event.target.closest("g.node") : null;
+      drag = { x: event.clientX, y: event.clientY, cx: this.view.cx, cy: this.view.cy, target, moved: false };
       this.stage.setPointerCapture(event.pointerId);
       this.stage.classList.add("dragging");
       this.root.focus({ preventScroll: true });
     });
     this.stage.addEventListener("pointermove", (event) => {
       if (!drag) return;
+      if (Math.hypot(event.clientX - drag.x, event.clientY - drag.y) > CLICK_SLOP_PX) drag.moved = true;
       this.view.cx = drag.cx - (event.clientX - drag.x) / this.view.s;
       this.view.cy = drag.cy - (event.clientY - drag.y) / this.view.s;
       this.applyView();
     });
-    const endDrag = () => {
+    const endDrag = (event) => {
+      const click = drag && !drag.moved && event.type === "pointerup";
+      const target = drag && drag.target;
       drag = null;
       this.stage.classList.remove("dragging");
+      if (click && this.rows.length) this.linkFromGraph(target);
     };
     this.stage.addEventListener("pointerup", endDrag);
     this.stage.addEventListener("pointercancel", endDrag);
@@ -618,7 +816,10 @@ class Player {
   // edges: no half-empty stage when the node is the first or last of a long chain.
   centerOn(id) {
     const box = this.boxOf(id);
-    if (!box) return;
+    if (box) this.centerOnBox(box);
+  }
+
+  centerOnBox(box) {
     const { w, h } = this.stageSize();
     const clamp = (centre, half, start, length) =>
       length <= 2 * half ? start + length / 2 : Math.min(Math.max(centre, start + half), start + length - half);
@@ -631,13 +832,15 @@ class Player {
   // Keep the running node in sight while playing through a graph bigger than the view.
   follow(id) {
     const box = this.boxOf(id);
-    if (!box) return;
+    if (box && !this.inView(box)) this.centerOnBox(box);
+  }
+
+  inView(box) {
     const { w, h } = this.stageSize();
     const halfW = w / this.view.s / 2;
     const halfH = h / this.view.s / 2;
-    const inside = box.x >= this.view.cx - halfW && box.x + box.w <= this.view.cx + halfW
+    return box.x >= this.view.cx - halfW && box.x + box.w <= this.view.cx + halfW
       && box.y >= this.view.cy - halfH && box.y + box.h <= this.view.cy + halfH;
-    if (!inside) this.centerOn(id);
   }
 
   toggleFullscreen() {
@@ -655,6 +858,36 @@ class Player {
   }
 }
 
+// -- small helpers ----------------------------------------------------------------------------
+// A CSS colour (a var() with a fallback included) as the browser resolves it, as [r, g, b].
+function resolvedColour(inside, css) {
+  const probe = document.createElement("span");
+  probe.style.display = "none";
+  probe.style.color = css;
+  inside.appendChild(probe);
+  const match = getComputedStyle(probe).color.match(/[\d.]+/g);
+  probe.remove();
+  return match ? match.slice(0, 3).map(Number) : null;
+}
+
+function isDarkColour(rgb) {
+  if (!rgb) return false;
+  const [r, g, b] = rgb.map((c) => {
+    const v = c / 255;
+    return v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+  });
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b < 0.18;
+}
+
+// Scroll a panel (not the page) so that one of its rows is visible.
+function revealInside(panel, element) {
+  if (!panel || !element || panel.scrollHeight <= panel.clientHeight) return;
+  const top = element.offsetTop; // the panel is the offsetParent (position: relative)
+  const bottom = top + element.offsetHeight;
+  if (top < panel.scrollTop) panel.scrollTop = top - 8;
+  else if (bottom > panel.scrollTop + panel.clientHeight) panel.scrollTop = bottom - panel.clientHeight + 8;
+}
+
 // -- Streamlit components v2 ------------------------------------------------------------------
 // Streamlit calls this again whenever the page reruns, and never calls the previous cleanup in
 // between: the player lives on parentElement and is rebuilt only when the animation changed.
@@ -662,12 +895,20 @@ export default function (component) {
   const { data, parentElement, setStateValue } = component;
   const host = parentElement;
   const existing = host.__agpPlayer;
-  if (existing && existing.root.isConnected && existing.data.signature === data.signature) {
-    existing.onStep = (step) => setStateValue("step", step);
-    return () => existing.destroy();
+  const live = existing && existing.root.isConnected ? existing : null;
+  if (live && live.data.signature === data.signature) {
+    live.onStep = (step) => setStateValue("step", step);
+    return () => live.destroy();
   }
+  // A new animation opens at its start_step (a deep link's ?step=), or at the beginning. The same
+  // pass drawn in another look (lecturer mode, theme) keeps the step and the picked forward line.
+  const sameStory = live && data.story && live.data.story === data.story;
+  const startStep = sameStory ? live.step : (data.start_step ?? 0);
+  const linked = sameStory ? live.linkedKey : null;
   if (existing) existing.destroy();
-  const player = mountPlayer(host, data, { onStep: (step) => setStateValue("step", step) });
+  const player = mountPlayer(host, data, { onStep: (step) => setStateValue("step", step), startStep });
+  const row = linked && player.rows.find((r) => r.key === linked);
+  if (row) player.link(row);
   host.__agpPlayer = player;
   return () => {
     player.destroy();

@@ -17,13 +17,15 @@ from explorer.errors import ExplorerError, GraphFreedError
 from explorer.lessons import PAGES, Lesson, lessons_on_page
 from explorer.drawing import draw
 from explorer.graph import capture
+from explorer.forward import forward_view
 from explorer.frames import build_animation
 from explorer.render import to_svg
 from explorer.torchviz_view import TORCHVIZ_CALL, torchviz_dot
 from explorer.ui.common import setup_page, show_svg
 from explorer.ui.player import show_player
 from explorer.ui.predict import predict_first
-from explorer.ui.state import current_look, forget_step, record_actions, restore_actions, share_link
+from explorer.ui.state import (current_look, forget_step, record_actions, record_step, restore_actions, share_link,
+                               start_step)
 from explorer.values import format_number, parse_number
 
 
@@ -206,8 +208,9 @@ def _graph_view(session: BackwardSession, key: str) -> None:
             show_svg(drawing.svg)
         folded = bool(drawing.view.groups)
     else:
-        animation = build_animation(session, expand=expand)
-        show_player(animation, key=f"{key}:player")
+        animation = build_animation(session, look=current_look(), expand=expand, start_step=start_step(),
+                                    forward=forward_view(session.fn, session.leaves, session.output_name))
+        record_step(show_player(animation, key=f"{key}:player"))
         folded = "folded" in animation.note
         drawing = None
     if folded or expand:

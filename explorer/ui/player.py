@@ -3,6 +3,11 @@
 The component is declared once, when this module is imported: its definition is only the
 player's JS and CSS text and holds no tensors or session data. Each page mounts it with the
 plain data of frames.build_animation(), and gets back the step the student is looking at.
+
+Everything else happens in the browser, without a rerun: the look (build_animation's `look`)
+styles the player's own controls too; a new animation opens at its `start_step`; the same pass
+in another look (lecturer mode toggled, theme changed) keeps the step and the forward line the
+student picked; picking a line of the forward pass outlines its node and reports nothing.
 """
 
 from __future__ import annotations

@@ -42,8 +42,13 @@ html { font-size: 22px; }
 
 
 def is_dark() -> bool:
-    theme = getattr(st.context, "theme", None)
-    return getattr(theme, "type", None) == "dark"
+    """The app's theme. st.context.theme reads "light" on a session's very first run even on a dark
+    server, so the configured base theme decides until the browser has reported its own."""
+    theme = getattr(getattr(st.context, "theme", None), "type", None)
+    if theme in ("light", "dark") and st.session_state.get("theme-reported"):
+        return theme == "dark"
+    st.session_state["theme-reported"] = True
+    return st.get_option("theme.base") == "dark" or theme == "dark"
 
 
 def current_look() -> Look:
