@@ -46,7 +46,55 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--quick", action="store_true", help="a small smoke run (used by make test)")
     bench.add_argument("--cap", type=float, default=None, help="seconds before torchviz + dot is stopped")
     bench.set_defaults(handler=_bench)
+
+    export = commands.add_parser("export", help="write a lesson as dot, svg, png, pdf, html, json or ipynb")
+    export.add_argument("lesson", nargs="?", help="a lesson id (see `lessons`)")
+    export.add_argument("--format", "-f", dest="fmt", metavar="FORMAT",
+                        help="dot, svg, png, pdf, html, json or ipynb (default: the extension of -o)")
+    export.add_argument("-o", "--output", metavar="PATH", help="the file to write")
+    export.add_argument("--all", metavar="DIR", help="every lesson in every format (or in --format) into DIR")
+    export.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="a leaf's value, e.g. x=3")
+    export.add_argument("--calls", type=int, default=1, help="how many times to call .backward() (default 1)")
+    export.add_argument("--zero", choices=ZERO_MODES, default="none",
+                        help="between calls: none (accumulate), zero (grad.zero_()), set-none (grad = None)")
+    export.set_defaults(handler=_export)
+
+    site = commands.add_parser("site", help="write a static site of every lesson (opens from disk, no server)")
+    site.add_argument("dir", help="the folder to write index.html and the lesson pages into")
+    site.set_defaults(handler=_site)
     return parser
+
+
+def _export(args) -> int:
+    from pathlib import Path
+
+    from explorer.export import FORMATS, check_format, export_all, export_lesson
+
+    if args.all is not None:
+        if args.lesson is not None or args.output is not None:
+            raise ExplorerError("--all DIR exports every lesson; give no lesson and no -o with it.")
+        if args.set:
+            raise ExplorerError("--set needs one lesson: its variables differ from lesson to lesson.")
+        formats = (check_format(args.fmt),) if args.fmt else FORMATS
+        written = export_all(args.all, formats, args.calls, args.zero)
+        print(f"wrote {len(written)} files to {args.all}")
+        return 0
+    if args.lesson is None or args.output is None:
+        raise ExplorerError("Name a lesson and a file: export LESSON --format FORMAT -o PATH (or --all DIR).")
+    fmt = args.fmt or Path(args.output).suffix.lstrip(".").lower()
+    check_format(fmt)
+    lesson = get_lesson(args.lesson)
+    values = parse_assignments(args.set, lesson.variables)
+    print(f"wrote {export_lesson(lesson.id, fmt, args.output, values, args.calls, args.zero)}")
+    return 0
+
+
+def _site(args) -> int:
+    from explorer.site import INDEX, write_site
+
+    written = write_site(args.dir)
+    print(f"wrote {len(written)} pages to {args.dir}; open {written[0].parent / INDEX}")
+    return 0
 
 
 def _bench(args) -> int:

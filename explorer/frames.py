@@ -99,6 +99,7 @@ class HistoryMark:
     texts: dict[str, str]  # leaf name -> .grad as text
     current: bool  # the backward call the frames animate
     message: str = ""
+    call: int | None = None  # 1, 2, 3 ... for backward calls (entries count zeroings too)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -458,9 +459,10 @@ def _power_rule(exponent: str, base_name: str, base_value) -> str:
 def _history(history) -> list[HistoryMark]:
     backward_numbers = [entry.number for entry in history if entry.action.startswith("backward")]
     current = backward_numbers[-1] if backward_numbers else None
+    calls = {number: index + 1 for index, number in enumerate(backward_numbers)}
     return [HistoryMark(entry.number, entry.action, _mark(entry.action), dict(entry.grads),
                         {name: format_number(value) for name, value in entry.grads.items()},
-                        entry.number == current, entry.message)
+                        entry.number == current, entry.message, calls.get(entry.number))
             for entry in history]
 
 

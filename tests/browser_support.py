@@ -30,11 +30,13 @@ def free_port() -> int:
 
 
 
-def start_server(port: int) -> subprocess.Popen:
-    """A fresh Streamlit server for the app; returns once /_stcore/health answers ok."""
+def start_server(port: int, *options: str) -> subprocess.Popen:
+    """A fresh Streamlit server for the app (extra `options` such as --theme.base dark);
+    returns once /_stcore/health answers ok."""
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "Home.py"), "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+         *options],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     deadline = time.time() + 60

@@ -450,7 +450,7 @@ class Player {
         chip.title = entry.message || entry.action;
         const action = document.createElement("span");
         action.className = "agp-action";
-        action.textContent = entry.mark === "backward" ? `call ${entry.number}` : entry.action;
+        action.textContent = entry.mark === "backward" ? `call ${entry.call}` : entry.action;
         const value = document.createElement("span");
         value.className = "agp-value";
         value.textContent = entry.mark === "refused" ? "refused" : entry.texts[leaf];

@@ -22,6 +22,7 @@ from explorer.frames import build_animation
 from explorer.render import to_svg
 from explorer.torchviz_view import TORCHVIZ_CALL, torchviz_dot
 from explorer.ui.common import setup_page, show_svg
+from explorer.ui.downloads import download_buttons
 from explorer.ui.player import show_player
 from explorer.ui.predict import predict_first
 from explorer.ui.state import (current_look, forget_step, record_actions, record_step, restore_actions, share_link,
@@ -83,6 +84,7 @@ def explore(fn: Callable[..., torch.Tensor], variables: list[str], defaults: dic
     try:
         if predict_first(session, key, lesson, beside):
             _show_results(session, key, lesson)
+            download_buttons(session, lesson.title if lesson else "playground", lesson=lesson, key=f"{key}:downloads")
     except ExplorerError as error:
         st.error(str(error))
     record_actions(session)

@@ -16,13 +16,19 @@ from explorer.predict import judge
 from explorer.values import format_number, parse_number
 
 SCORE_KEY = "predict:score"  # (right, checked), for the whole session
+PREDICT = "predict"  # the URL parameter that carries the toggle
 
 
 def predict_first(session: BackwardSession, key: str, lesson: Lesson | None, toggle_slot=st) -> bool:
     """The guessing panel (its on/off toggle goes in `toggle_slot`). Returns True once the gradients may be shown."""
-    default = lesson is not None and lesson.page == "exercises"
-    if not toggle_slot.toggle("Predict first", value=default, key=f"{key}:predict",
-                     help="Type the gradient you expect; autograd's appears after you check"):
+    toggle_key = f"{key}:predict"
+    if toggle_key not in st.session_state:  # a link says; otherwise exercises start in predict mode
+        wanted = st.query_params.get(PREDICT)
+        st.session_state[toggle_key] = wanted == "1" if wanted else lesson is not None and lesson.page == "exercises"
+    on = toggle_slot.toggle("Predict first", key=toggle_key,
+                            help="Type the gradient you expect; autograd's appears after you check")
+    st.query_params[PREDICT] = "1" if on else "0"
+    if not on:
         return True
     st.markdown("**Your prediction.** What will a `.backward()` call add to each gradient?")
     columns = st.columns(len(session.leaves) + 1)

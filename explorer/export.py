@@ -1,0 +1,187 @@
+"""Exports: a lesson, or a student's session, as a file in any of FORMATS. Deterministic throughout.
+
+    dot, svg, png, pdf   the graph in the final state of the last call (every .grad, every edge's gradient)
+    html                 the standalone player of the last call (frames.build_animation + player.standalone_html)
+    json                 the trace: graph, every call's events, history (what `show --json` prints)
+    ipynb                a notebook that rebuilds it all with the Python API (notebook.py)
+
+A session is first turned into a Trace, plain data with no tensors in it, so that an export can
+run later or on another thread (Streamlit's deferred downloads) without touching the student's
+leaves. Files are written atomically (files.write_atomic): an error leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from explorer.api import Diagram, diagram_of_pass
+from explorer.backward import BackwardPass
+from explorer.calls import ZERO_MODES, BackwardSession, HistoryEntry, run_calls
+from explorer.drawing import draw as lay_out
+from explorer.errors import ExplorerError
+from explorer.files import make_folder, write_atomic
+from explorer.frames import build_animation
+from explorer.graph import Graph
+from explorer.lessons import get_lesson, lesson_ids
+from explorer.notebook import Recipe, build_notebook, expression_recipe, lesson_recipe, notebook_text
+from explorer.player import standalone_html
+from explorer.values import parse_number
+
+FORMATS = ("dot", "svg", "png", "pdf", "html", "json", "ipynb")
+MIME_TYPES = {
+    "dot": "text/vnd.graphviz",
+    "svg": "image/svg+xml",
+    "png": "image/png",
+    "pdf": "application/pdf",
+    "html": "text/html",
+    "json": "application/json",
+    "ipynb": "application/x-ipynb+json",
+}
+PNG_DPI = 144  # exported PNGs: sharp on a high-density screen, small enough to mail
+
+
+@dataclass(frozen=True)
+class Trace:
+    """A session's plain data (no tensors): enough for every format. `session_report` and
+    `build_animation` read it as they read a session (.values, .passes, .history)."""
+
+    name: str  # the lesson id (or expression text): the "lesson" field of the JSON
+    title: str
+    values: dict[str, Any]
+    graph: Graph  # the last call's graph, or the graph a first call would run through
+    passes: tuple[BackwardPass, ...]
+    history: tuple[HistoryEntry, ...]
+    recipe: Recipe | None = None  # how a notebook rebuilds it; None: no notebook for this function
+
+    def diagram(self) -> Diagram:
+        if self.passes:
+            return diagram_of_pass(self.passes[-1])
+        return Diagram(self.graph, lay_out(self.graph))
+
+
+def trace_of(session: BackwardSession, name: str, title: str, recipe: Recipe | None = None) -> Trace:
+    """Copy what an export needs out of a session, now (builds the graph if no call was made yet)."""
+    graph = session.passes[-1].graph if session.passes else session.graph()
+    return Trace(name, title, dict(session.values), graph, tuple(session.passes), tuple(session.history), recipe)
+
+
+def calls_and_zeroing(session: BackwardSession) -> tuple[int, str]:
+    """The backward calls a session made and the zeroing used between them, for a notebook to redo."""
+    calls = sum(1 for entry in session.history if entry.action.startswith("backward"))
+    actions = [entry.action for entry in session.history]
+    zero = "set-none" if "set to None" in actions else "zero" if "zero_()" in actions else "none"
+    return max(calls, 1), zero
+
+
+def recipe_for_session(session: BackwardSession, lesson=None) -> Recipe | None:
+    """A notebook recipe for a lesson's session or a playground expression's; None for any other function."""
+    calls, zero = calls_and_zeroing(session)
+    if lesson is not None:
+        return lesson_recipe(lesson, session.values, calls, zero)
+    from explorer.expr import Expression
+
+    owner = getattr(session.fn, "__self__", None)
+    if isinstance(owner, Expression):
+        return expression_recipe(owner.text, session.values, calls, zero)
+    return None
+
+
+# -- one function per format: Trace -> bytes ---------------------------------------------------
+def dot_bytes(trace: Trace) -> bytes:
+    return trace.diagram().render("dot")
+
+
+def svg_bytes(trace: Trace) -> bytes:
+    return trace.diagram().render("svg")
+
+
+def png_bytes(trace: Trace, dpi: float = PNG_DPI) -> bytes:
+    return trace.diagram().render("png", dpi)
+
+
+def pdf_bytes(trace: Trace) -> bytes:
+    return trace.diagram().render("pdf")
+
+
+def html_bytes(trace: Trace) -> bytes:
+    if not trace.passes:
+        raise ExplorerError("There is nothing to animate yet: call .backward() once first.")
+    return standalone_html(build_animation(trace), trace.title).encode("utf-8")
+
+
+def json_bytes(trace: Trace) -> bytes:
+    """Exactly what `python -m explorer show LESSON --json` prints for the same calls."""
+    from explorer.cli import session_report
+
+    if not trace.passes:
+        raise ExplorerError("There is no trace yet: call .backward() once first.")
+    return (json.dumps(session_report(trace.name, trace), indent=2) + "\n").encode("utf-8")
+
+
+def ipynb_bytes(trace: Trace) -> bytes:
+    if trace.recipe is None:
+        raise ExplorerError("A notebook can be made for a lesson or a playground expression only.")
+    return notebook_text(build_notebook(trace.recipe)).encode("utf-8")
+
+
+RENDERERS: dict[str, Callable[[Trace], bytes]] = {
+    "dot": dot_bytes, "svg": svg_bytes, "png": png_bytes, "pdf": pdf_bytes,
+    "html": html_bytes, "json": json_bytes, "ipynb": ipynb_bytes,
+}
+
+
+def render(trace: Trace, fmt: str) -> bytes:
+    return RENDERERS[check_format(fmt)](trace)
+
+
+def check_format(fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise ExplorerError(f"Unknown format \"{fmt}\"; choose one of {', '.join(FORMATS)}.")
+    return fmt
+
+
+# -- to files -----------------------------------------------------------------------------------
+def export_session(session: BackwardSession, fmt: str, path: str | os.PathLike, name: str = "session",
+                   title: str = "Autograd Explorer", lesson=None) -> Path:
+    """Write one format of a session to `path` (atomically)."""
+    check_format(fmt)
+    return write_atomic(path, render(trace_of(session, name, title, recipe_for_session(session, lesson)), fmt))
+
+
+def lesson_trace(lesson_id: str, values: dict[str, Any] | None = None, calls: int = 1, zero: str = "none") -> Trace:
+    """A lesson's calls, run for real: its defaults overridden by `values`."""
+    lesson = get_lesson(lesson_id)
+    if zero not in ZERO_MODES:
+        raise ExplorerError(f"Unknown zeroing \"{zero}\"; choose one of {', '.join(ZERO_MODES)}.")
+    unknown = [name for name in (values or {}) if name not in lesson.variables]
+    if unknown:
+        raise ExplorerError(f"The lesson {lesson.id} has no variable \"{unknown[0]}\"; its variables are "
+                            f"{', '.join(lesson.variables)}.")
+    merged = {**lesson.defaults, **{name: parse_number(value, name) for name, value in (values or {}).items()}}
+    session = run_calls(lesson.fn, merged, calls, zero)
+    return trace_of(session, lesson.id, lesson.title, lesson_recipe(lesson, merged, calls, zero))
+
+
+def export_lesson(lesson_id: str, fmt: str, path: str | os.PathLike, values: dict[str, Any] | None = None,
+                  calls: int = 1, zero: str = "none") -> Path:
+    """Write a lesson in one format: `export_lesson("accumulation", "html", "accumulation.html", calls=3)`."""
+    check_format(fmt)
+    return write_atomic(path, render(lesson_trace(lesson_id, values, calls, zero), fmt))
+
+
+def export_all(folder: str | os.PathLike, formats: tuple[str, ...] = FORMATS, calls: int = 1,
+               zero: str = "none") -> list[Path]:
+    """Every lesson in every format: FOLDER/<lesson>.<format>."""
+    for fmt in formats:
+        check_format(fmt)
+    folder = make_folder(folder)
+    written = []
+    for lesson_id in lesson_ids():
+        trace = lesson_trace(lesson_id, None, calls, zero)
+        for fmt in formats:
+            written.append(write_atomic(folder / f"{lesson_id}.{fmt}", render(trace, fmt)))
+    return written

@@ -1,0 +1,206 @@
+"""Notebooks: a lesson, or a playground expression, as a Jupyter notebook that reads without running.
+
+The notebook holds the explanation, the function's code, and cells that rebuild every picture
+with the Python API (`explorer.draw`, `explorer.animate`). Each cell's output is saved already:
+it is made here by running the very calls the cell holds, so the saved SVG, the player's HTML
+and the printed DOT are what running the cell gives (tests run every notebook with nbclient and
+compare). Everything is deterministic: cell ids are fixed, values are written with repr().
+"""
+
+from __future__ import annotations
+
+import io
+from contextlib import redirect_stdout
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import nbformat
+import torch
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+from explorer.api import animate, draw
+from explorer.errors import ExplorerError
+from explorer.lessons import Lesson
+from explorer.values import format_number
+
+# Run from anywhere inside the repository: the first code cell finds the repository's root.
+SETUP = '''\
+# Make `import explorer` work wherever inside the Autograd Explorer repository this notebook runs:
+# walk up from the working directory to the first folder holding explorer/__init__.py (the
+# repository's root) and put it first on sys.path. Outside the repository nothing changes.
+import sys
+from pathlib import Path
+
+root = next((folder for folder in [Path.cwd(), *Path.cwd().parents]
+             if (folder / "explorer" / "__init__.py").is_file()), None)
+if root is not None and str(root) not in sys.path:
+    sys.path.insert(0, str(root))
+
+import torch
+import explorer'''
+
+ZERO_WORDS = {
+    "none": "without clearing `.grad` in between, so the gradients add up",
+    "zero": "with `.grad.zero_()` in between",
+    "set-none": "with `.grad = None` in between",
+}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What a notebook rebuilds: a function (its code, and the same function here), values, calls."""
+
+    title: str
+    explanation: str  # markdown
+    definition: str  # code that defines the function
+    function: str  # the function's name in that code
+    fn: Callable[..., torch.Tensor]  # the same function, in this process
+    values: dict[str, Any]  # plain numbers or lists, one per leaf
+    calls: int = 1
+    zero: str = "none"
+    origin: str = ""  # one line: where it came from
+    output_name: str = "f"
+    metadata: dict | None = None
+
+
+def lesson_recipe(lesson: Lesson, values: dict[str, Any] | None = None, calls: int = 1, zero: str = "none") -> Recipe:
+    return Recipe(
+        title=lesson.title,
+        explanation=lesson.explanation,
+        definition=lesson.source.rstrip("\n"),
+        function=lesson.fn.__name__,
+        fn=lesson.fn,
+        values=_floats(values if values is not None else lesson.defaults),
+        calls=calls,
+        zero=zero,
+        origin=f"lesson `{lesson.id}`",
+        output_name=lesson.output_name,
+        metadata={"lesson": lesson.id},
+    )
+
+
+def expression_recipe(text: str, values: dict[str, Any], calls: int = 1, zero: str = "none") -> Recipe:
+    """A playground expression: the notebook parses the same text with explorer.expr (never eval)."""
+    from explorer.expr import parse_expression
+
+    expression = parse_expression(text)
+    definition = (
+        "from explorer.expr import parse_expression\n\n"
+        "# The playground's parser turns the text into the same PyTorch operations, one per step (it never\n"
+        "# runs the text as Python). fn(**leaves) builds f from leaf tensors named as the variables.\n"
+        f"fn = parse_expression({expression.text!r}).build"
+    )
+    return Recipe(
+        title=f"f = {expression.text}",
+        explanation=(f"A function typed into the playground: f = `{expression.text}`, of "
+                     + ", ".join(f"`{name}`" for name in expression.variables) + "."),
+        definition=definition,
+        function="fn",
+        fn=expression.build,
+        values=_floats({name: values[name] for name in expression.variables}),
+        calls=calls,
+        zero=zero,
+        origin="the playground",
+        metadata={"expression": expression.text},
+    )
+
+
+def build_notebook(recipe: Recipe) -> nbformat.NotebookNode:
+    """The notebook for a recipe, with every output saved. Raises ExplorerError on a bad recipe."""
+    if isinstance(recipe.calls, bool) or not isinstance(recipe.calls, int) or recipe.calls < 1:
+        raise ExplorerError(f"The number of calls must be 1 or more, not {recipe.calls}.")
+    if recipe.zero not in ZERO_WORDS:
+        raise ExplorerError(f"Unknown zeroing \"{recipe.zero}\"; choose one of {', '.join(ZERO_WORDS)}.")
+    leaves_code = "leaves = {" + ", ".join(
+        f"{name!r}: torch.tensor({value!r}, requires_grad=True)" for name, value in recipe.values.items()) + "}"
+    draw_code = (f"{leaves_code}\n{recipe.output_name} = {recipe.function}(**leaves)\n"
+                 f"diagram = explorer.draw({recipe.output_name}, params=leaves, name={recipe.output_name!r})\n"
+                 "print(diagram.dot)\ndiagram")
+    zero_literal = "None" if recipe.zero == "none" else repr(recipe.zero)
+    values_literal = "{" + ", ".join(f"{name!r}: {value!r}" for name, value in recipe.values.items()) + "}"
+    opening = "flow = explorer.animate("
+    animate_code = (f"{opening}{recipe.function}, {values_literal}, calls={recipe.calls}, zero={zero_literal},\n"
+                    f"{' ' * len(opening)}title={recipe.title!r})\nflow")
+    grads_code = 'for name, grad in flow.grads.items():\n    print(f"{name}.grad = {grad}")'
+
+    # The outputs: the same calls the cells make, run here.
+    leaves = {name: torch.tensor(value, requires_grad=True) for name, value in recipe.values.items()}
+    diagram = draw(recipe.fn(**leaves), params=leaves, name=recipe.output_name)
+    flow = animate(recipe.fn, dict(recipe.values), calls=recipe.calls, zero=None if recipe.zero == "none" else recipe.zero,
+                   title=recipe.title)
+    printed = io.StringIO()
+    with redirect_stdout(printed):
+        for name, grad in flow.grads.items():
+            print(f"{name}.grad = {grad}")
+
+    at = ", ".join(f"{name} = {format_number(value)}" for name, value in recipe.values.items())
+    calls = "once" if recipe.calls == 1 else f"{recipe.calls} times, {ZERO_WORDS[recipe.zero]}"
+    cells = [
+        _markdown("intro", f"# {recipe.title}\n\n{recipe.explanation}\n\n"
+                           f"*From Autograd Explorer ({recipe.origin}). Every output below is saved; run all "
+                           "cells to rebuild them from PyTorch.*"),
+        _code("setup", SETUP, 1),
+        _markdown("function-text", "## The function\n\nThe code that runs, exactly as the explorer runs it:"),
+        _code("function", recipe.definition, 2),
+        _markdown("graph-text",
+                  f"## The graph autograd records\n\nAt {at}. `explorer.draw` is torchviz's `make_dot` with the "
+                  "leaves named, every saved tensor drawn apart and small values shown. It displays itself "
+                  "here; `diagram.dot` is the Graphviz text, and `diagram.save(\"graph.png\", dpi=150)` "
+                  "writes a file (also .svg, .pdf, .dot, .json)."),
+        _code("graph", draw_code, 3, [
+            new_output("stream", name="stdout", text=diagram.dot + "\n"),
+            _result(diagram, 3),
+        ]),
+        _markdown("flow-text",
+                  f"## The backward pass, step by step\n\n`explorer.animate` calls `.backward()` {calls}, on the "
+                  "same leaf tensors, and plays the last call in the engine's own order. Click the player "
+                  "and press Space to play, ← → to step, End to jump to the result. A viewer that runs no "
+                  "JavaScript shows the final state as a picture instead. `flow.save(\"flow.html\")` writes "
+                  "the player as one file that works offline."),
+        _code("flow", animate_code, 4, [_result(flow, 4)]),
+        _markdown("grads-text", "Every leaf's `.grad` after the last call, straight from PyTorch:"),
+        _code("grads", grads_code, 5, [new_output("stream", name="stdout", text=printed.getvalue())]),
+    ]
+    notebook = new_notebook(cells=cells, metadata={
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+        "language_info": {"name": "python"},
+        "autograd_explorer": {**(recipe.metadata or {}), "values": recipe.values, "calls": recipe.calls,
+                              "zero": recipe.zero, "dot": diagram.dot},
+    })
+    nbformat.validate(notebook)
+    return notebook
+
+
+def notebook_text(notebook: nbformat.NotebookNode) -> str:
+    """The .ipynb file's text (nbformat writes sorted keys, so the same notebook is the same bytes)."""
+    return nbformat.writes(notebook) + "\n"
+
+
+def _floats(values: dict[str, Any]) -> dict[str, Any]:
+    """Values as the leaves take them: floats (3 -> 3.0, else torch.tensor(3) would be an integer tensor)."""
+    def floated(value):
+        if isinstance(value, (list, tuple)):
+            return [floated(item) for item in value]
+        return float(value)
+
+    try:
+        return {name: floated(value) for name, value in values.items()}
+    except (TypeError, ValueError):
+        raise ExplorerError("Every value must be a number or a list of numbers.") from None
+
+
+def _markdown(cell_id: str, text: str):
+    cell = new_markdown_cell(text)
+    cell.id = cell_id
+    return cell
+
+
+def _code(cell_id: str, source: str, count: int, outputs=()):
+    cell = new_code_cell(source, execution_count=count, outputs=list(outputs))
+    cell.id = cell_id
+    return cell
+
+
+def _result(shown, count: int):
+    """What IPython displays for the cell's last expression: the object's own mime bundle."""
+    return new_output("execute_result", data=shown._repr_mimebundle_(), execution_count=count)

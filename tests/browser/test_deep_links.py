@@ -1,0 +1,111 @@
+"""A link reopens exactly what was on screen, on a freshly started server; the forward pass is
+linked to the backward graph; the dark theme reaches the graph."""
+
+import re
+
+import pytest
+import torch
+from playwright.sync_api import expect
+
+from browser_support import free_port, screenshot, start_server, wait_for_app
+from explorer.calls import run_calls
+from explorer.forward import forward_view
+from explorer.legend import DARK
+from explorer.lessons import get_lesson
+from explorer.values import format_number
+
+PLAYER = ".agp-root"
+
+
+def metric(page, label):
+    return page.locator("[data-testid='stMetric']", has_text=label).first.locator("[data-testid='stMetricValue']")
+
+
+def test_a_link_made_in_one_browser_reopens_in_another_on_a_fresh_server(browser, server):
+    # Make a state by hand in one browser: values, three calls with a zeroing, a step, lecturer mode.
+    first = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = first.new_page()
+    page.goto(f"{server}/Exercises?lesson=exercise-2")
+    wait_for_app(page)
+    page.locator("label", has_text="Predict first").click()
+    expect(page.get_by_text("Your prediction.")).to_be_hidden()
+    wait_for_app(page)
+    for name, value in (("x", "2"), ("y", "1")):
+        box = page.get_by_label(f"{name} =", exact=True)
+        box.fill(value)
+        box.press("Enter")
+        wait_for_app(page)
+    for button in ("Call .backward()", "Call .backward()", ".grad.zero_()", "Call .backward()"):
+        page.get_by_role("button", name=button).click()
+        wait_for_app(page)
+    page.locator(PLAYER).focus()
+    for _ in range(4):
+        page.keyboard.press("ArrowRight")
+    page.wait_for_timeout(800)  # the player reports its step once the keys stop
+    wait_for_app(page)
+    page.locator("label", has_text="Lecturer mode").click()
+    wait_for_app(page)
+    expect(page).to_have_url(re.compile(r"step=4"))
+    link = page.url
+    assert "ops=bbzb" in link and "present=1" in link and "x=2" in link
+    first.close()
+
+    port = free_port()
+    fresh = start_server(port)
+    try:
+        second = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = second.new_page()
+        page.goto(link.replace(server, f"http://127.0.0.1:{port}"))
+        wait_for_app(page)
+        x, y = torch.tensor(2.0, requires_grad=True), torch.tensor(1.0, requires_grad=True)
+        gx, gy = torch.autograd.grad(get_lesson("exercise-2").fn(x=x, y=y), [x, y])
+        expect(metric(page, "x.grad")).to_have_text(format_number(gx.item()))  # zeroed, then one call
+        expect(metric(page, "y.grad")).to_have_text(format_number(gy.item()))
+        expect(page.locator(PLAYER)).to_have_attribute("data-step", "4")
+        assert page.get_by_label("x =", exact=True).input_value() == "2"
+        expect(page.locator("[data-testid='stSidebar']")).to_be_hidden()  # lecturer mode came back too
+        screenshot(page, "deep-link-reopened")
+        second.close()
+    finally:
+        fresh.terminate()
+        fresh.wait(timeout=20)
+
+
+def test_selecting_a_forward_op_highlights_its_backward_node(page, server):
+    page.goto(f"{server}/Exercises?lesson=exercise-2")
+    wait_for_app(page)
+    page.locator("label", has_text="Predict first").click()
+    wait_for_app(page)
+    page.get_by_role("button", name="Call .backward()").click()
+    wait_for_app(page)
+    lesson = get_lesson("exercise-2")
+    session = run_calls(lesson.fn, lesson.defaults, 1)
+    view = forward_view(lesson.fn, session.leaves)
+    square = next(step for step in view.steps if step.text == "t1 = x ** 2")
+    assert session.passes[0].graph.node(square.node).name == "PowBackward0"
+    page.click(f".agp-forward [data-node='{square.node}']")
+    expect(page.locator(PLAYER)).to_have_attribute("data-linked", square.node)
+    page.click(".agp-forward [data-leaf='x']")
+    linked = page.locator(PLAYER).get_attribute("data-linked").split()
+    assert sorted(linked) == sorted([view.leaf_nodes["x"], view.leaves["x"]])  # x and its AccumulateGrad
+    screenshot(page, "app-forward-linked")
+
+
+@pytest.fixture
+def dark_server():
+    port = free_port()
+    process = start_server(port, "--theme.base", "dark")
+    yield f"http://127.0.0.1:{port}"
+    process.terminate()
+    process.wait(timeout=20)
+
+
+def test_dark_theme_reaches_the_graph(page, dark_server):
+    page.goto(f"{dark_server}/Gradients")
+    wait_for_app(page)
+    page.get_by_role("button", name="Call .backward()").click()
+    wait_for_app(page)
+    page.wait_for_selector(".agp-svg g.graph > polygon")
+    background = page.eval_on_selector(".agp-svg g.graph > polygon", "e => e.getAttribute('fill')")
+    assert background == DARK.background
+    screenshot(page, "app-dark-theme")

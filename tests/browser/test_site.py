@@ -1,0 +1,180 @@
+"""The static site, the exported HTML and a notebook's saved outputs, opened from disk in Debian's
+Chromium with every request that is not the file itself refused (and the refusals asserted away).
+
+What the pages show is held against PyTorch: after End, each leaf's .grad text in the player is
+what torch.autograd.grad (or repeated .backward() calls) gives.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from pathlib import Path
+
+import pytest
+import torch
+
+from explorer.export import export_lesson
+from explorer.lessons import all_lessons, get_lesson
+from explorer.notebook import build_notebook, lesson_recipe
+from explorer.site import INDEX, page_name, site_calls, write_site
+from explorer.values import format_number
+from support import close
+
+from browser_support import screenshot
+
+ROOT = ".agp-root"
+URL = re.compile(r"https?://[^\s\"'<>)]*")
+NAMESPACE_URLS = ("http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink")
+
+
+@pytest.fixture
+def offline(page):
+    """The page, with every request that is not a file refused (and remembered)."""
+    refused, errors = [], []
+
+    def route(request_route):
+        if request_route.request.url.startswith("file:"):
+            request_route.continue_()
+        else:
+            refused.append(request_route.request.url)
+            request_route.abort()
+
+    page.route("**/*", route)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    yield page
+    assert refused == [], f"the page tried to reach the network: {refused}"
+    assert errors == [], f"errors in the page: {errors}"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("site")
+    write_site(folder)
+    return folder
+
+
+def pytorch_grads(lesson, calls: int = 1) -> dict[str, float]:
+    """The leaves' .grad after `calls` backward calls without zeroing, straight from PyTorch."""
+    leaves = {name: torch.tensor(value, requires_grad=True) for name, value in lesson.defaults.items()}
+    grads = {name: 0.0 for name in leaves}
+    for _ in range(calls):
+        for name, grad in zip(leaves, torch.autograd.grad(lesson.fn(**leaves), list(leaves.values()))):
+            grads[name] += grad.item()
+    return grads
+
+
+def shown_grads(frame, names) -> dict[str, str]:
+    """Each named leaf's .grad text in the player's SVG (by the leaf's node id)."""
+    data = frame.locator(ROOT).evaluate("e => e.agpPlayer.data.leaves")
+    ids = {name: leaf_id for leaf_id, name in data.items()}
+    return {name: frame.locator(f"text.grad-value[data-leaf='{ids[name]}']").text_content() for name in names}
+
+
+def press_end(page, frame) -> None:
+    frame.locator(ROOT).focus()
+    page.keyboard.press("End")
+    last = frame.locator(ROOT).evaluate("e => e.agpPlayer.frames.length - 1")
+    assert frame.locator(ROOT).get_attribute("data-step") == str(last)
+
+
+def assert_grads_match(page, frame, lesson, calls: int) -> None:
+    press_end(page, frame)
+    expected = pytorch_grads(lesson, calls)
+    for name, text in shown_grads(frame, expected).items():
+        assert text == f"grad = {format_number(expected[name])}", name
+        assert close(float(text.split("=")[1]), expected[name]), name
+
+
+def test_site_has_no_external_url_and_only_relative_links(site):
+    names = sorted(path.name for path in site.iterdir())
+    assert names == sorted([INDEX] + [page_name(lesson) for lesson in all_lessons()])
+    for path in site.iterdir():
+        text = path.read_text(encoding="utf-8")
+        assert [url for url in URL.findall(text) if url not in NAMESPACE_URLS] == [], path.name
+        assert not re.search(r"\ssrc=", text), path.name  # nothing is loaded from anywhere
+        for link in re.findall(r'href="([^"]*)"', text):
+            assert ":" not in link and not link.startswith("/"), (path.name, link)  # relative: works anywhere
+            assert (site / link).is_file(), (path.name, link)
+    index = (site / INDEX).read_text(encoding="utf-8")
+    assert all(f'href="{page_name(lesson)}"' in index for lesson in all_lessons())
+
+
+def test_site_opens_from_disk_and_plays_pytorchs_gradients(offline, site):
+    page = offline
+    page.goto((site / INDEX).as_uri())
+    lesson = get_lesson("accumulation")
+    page.click(f"a[href='{page_name(lesson)}']")
+    page.wait_for_selector(f"{ROOT}[data-step='0']")
+    assert page.url.endswith(f"/{page_name(lesson)}")
+    assert page.locator("pre.lesson-code").text_content() == lesson.source.rstrip()
+    assert "`.backward()` never overwrites" not in page.content()  # markdown was turned into HTML
+    assert page.locator(".lesson-text code").first.text_content() == ".backward()"
+    screenshot(page, "site-accumulation-start")
+    assert_grads_match(page, page.main_frame, lesson, site_calls(lesson))  # three calls: w.grad = -6
+    assert page.locator(".agp-chip .agp-value").all_text_contents() == ["-2", "-4", "-6"]
+    screenshot(page, "site-accumulation-end")
+
+    page.click("a[rel='next']")
+    following = get_lesson("by-hand")
+    page.wait_for_selector(f"{ROOT}[data-step='0']")
+    assert page.locator("h1").text_content() == following.title
+    assert_grads_match(page, page.main_frame, following, site_calls(following))
+    page.click(f"a[href='{INDEX}']")
+    assert page.url.endswith(f"/{INDEX}") and page.locator("h1").text_content() == "Autograd Explorer"
+    screenshot(page, "site-index")
+
+
+def test_every_site_page_plays_to_pytorchs_result(offline, site):
+    page = offline
+    for lesson in all_lessons():
+        page.goto((site / page_name(lesson)).as_uri())
+        page.wait_for_selector(f"{ROOT}[data-step='0']")
+        assert_grads_match(page, page.main_frame, lesson, site_calls(lesson))
+
+
+def test_exported_html_plays_from_disk(offline, tmp_path):
+    lesson = get_lesson("exercise-2")
+    path = export_lesson(lesson.id, "html", tmp_path / "exercise-2.html")
+    text = path.read_text(encoding="utf-8")
+    assert [url for url in URL.findall(text) if url not in NAMESPACE_URLS] == []
+    page = offline
+    page.goto(path.as_uri())
+    page.wait_for_selector(f"{ROOT}[data-step='0']")
+    assert_grads_match(page, page.main_frame, lesson, 1)  # 13 and 25.5
+
+
+def test_a_notebooks_saved_outputs_display_and_play(offline, tmp_path):
+    """The outputs as a notebook front end shows them: text/html as it is (the player's iframe), and
+    image/svg+xml as an <img>, in a column narrower than the graph; nothing clipped."""
+    lesson = get_lesson("exercise-2")
+    notebook = build_notebook(lesson_recipe(lesson))
+    graph, flow = (next(c for c in notebook.cells if c.get("id") == name) for name in ("graph", "flow"))
+    diagram_html = graph.outputs[1].data["text/html"]
+    picture = urllib.parse.quote(flow.outputs[0].data["image/svg+xml"])
+    page_text = f"""<!DOCTYPE html><html><head><meta charset="utf-8"></head><body style="margin:0">
+<div id="narrow" style="width:160px">{diagram_html}</div>
+<div id="static" style="width:160px"><img style="max-width:100%;height:auto" src="data:image/svg+xml,{picture}"></div>
+<div id="cell" style="width:820px">{flow.outputs[0].data["text/html"]}</div>
+</body></html>"""
+    path = tmp_path / "outputs.html"
+    path.write_text(page_text, encoding="utf-8")
+    page = offline
+    page.goto(path.as_uri())
+
+    for selector in ("#narrow svg", "#static img"):
+        box = page.locator(selector).bounding_box()
+        natural = page.locator(selector).evaluate(
+            "e => e.viewBox ? {width: e.viewBox.baseVal.width, height: e.viewBox.baseVal.height}"
+            " : {width: e.naturalWidth, height: e.naturalHeight}")
+        assert box["width"] <= 160.5, selector  # scaled down to the column
+        assert abs(box["height"] / box["width"] - natural["height"] / natural["width"]) < 0.02, selector  # whole
+
+    frame = page.frame_locator("#cell iframe")
+    frame.locator(f"{ROOT}[data-step='0']").wait_for()
+    inner = page.frames[1]
+    scroll, client = inner.evaluate("() => [document.documentElement.scrollHeight, document.documentElement.clientHeight]")
+    assert scroll <= client  # the iframe is tall enough for the whole player
+    assert_grads_match(page, inner, lesson, 1)
+    screenshot(page, "notebook-outputs")

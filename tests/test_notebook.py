@@ -1,0 +1,142 @@
+"""Exported notebooks: valid, readable without running, and run top to bottom with nbclient in a
+kernel that is this very interpreter (the venv's), giving back the outputs they were saved with.
+
+No global Jupyter set-up is needed: the test writes a kernelspec named python3 whose argv is
+sys.executable into a temporary folder and puts that folder first on JUPYTER_PATH; Jupyter's
+runtime files and IPython's profile go to temporary folders too.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from explorer import export
+from explorer.lessons import all_lessons, get_lesson
+from explorer.notebook import SETUP, build_notebook, lesson_recipe, notebook_text
+
+ROOT = Path(__file__).resolve().parents[1]
+PLAYGROUND = ("5*x**2 + x*y + 2*y**3", {"x": 1.5, "y": -2.0})
+CHECK = ("import importlib.util, sys\n"
+         "print(importlib.util.find_spec('explorer') is None)\n"
+         "print(sys.executable)\n"
+         "print(sys.prefix)")
+
+
+@pytest.fixture(scope="module")
+def kernel(tmp_path_factory):
+    """Point Jupyter at a kernelspec for this interpreter; returns a folder inside the repository
+    (but not its root) to run notebooks from. Running one writes nothing there, and an existing
+    folder is shared safely by test runs that overlap."""
+    jupyter = tmp_path_factory.mktemp("jupyter")
+    spec = jupyter / "data" / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (Autograd Explorer's venv)",
+        "language": "python",
+    }))
+    patch = pytest.MonkeyPatch()
+    patch.setenv("JUPYTER_PATH", str(jupyter / "data"))
+    patch.setenv("JUPYTER_RUNTIME_DIR", str(jupyter / "runtime"))
+    patch.setenv("IPYTHONDIR", str(jupyter / "ipython"))
+    patch.delenv("PYTHONPATH", raising=False)  # only the notebook's set-up cell may find explorer
+    yield ROOT / "tests" / "browser"  # two levels down; no explorer/ package in it to import by accident
+    patch.undo()
+
+
+def run(notebook, folder: Path):
+    """Execute a copy of the notebook in `folder`, with a first cell that reports on the kernel."""
+    from nbclient import NotebookClient
+
+    executed = copy.deepcopy(notebook)
+    executed.cells.insert(0, nbformat.v4.new_code_cell(CHECK, id="kernel-check"))
+    started = time.perf_counter()
+    NotebookClient(executed, kernel_name="python3", timeout=120, resources={"metadata": {"path": str(folder)}},
+                   allow_errors=False).execute()
+    seconds = time.perf_counter() - started
+    check = "".join(output.get("text", "") for output in executed.cells.pop(0).outputs).split("\n")
+    return executed, check, seconds
+
+
+def outputs(cell) -> list:
+    """A cell's outputs as a notebook viewer shows them (streams joined; counts aside)."""
+    shown, text = [], {}
+    for output in cell.get("outputs", []):
+        if output.output_type == "stream":
+            text[output.name] = text.get(output.name, "") + output.text
+        else:
+            shown.append((output.output_type, dict(output.data)))
+    return [("stream", name, value) for name, value in text.items()] + shown
+
+
+def exported(tmp_path: Path, name: str) -> nbformat.NotebookNode:
+    """An exported notebook, written by a fresh process as `python -m explorer export` writes it.
+
+    A fresh process reads the source as it is now, like the kernel that runs the notebook next:
+    a notebook built by this test process could differ if the code changed on disk mid-run."""
+    path = tmp_path / f"{name}.ipynb"
+    if name == "playground":
+        text, values = PLAYGROUND
+        command = ["-c", "import sys; from explorer.notebook import build_notebook, expression_recipe, notebook_text; "
+                         f"sys.stdout.write(notebook_text(build_notebook(expression_recipe({text!r}, {values!r}, calls=3))))"]
+    else:
+        command = ["-m", "explorer", "export", name, "--format", "ipynb", "-o", str(path), "--calls", "2",
+                   "--zero", "zero"]
+    done = subprocess.run([sys.executable, *command], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    if name == "playground":
+        path.write_text(done.stdout, encoding="utf-8")
+    return nbformat.read(path, as_version=4)
+
+
+@pytest.mark.parametrize("name", [lesson.id for lesson in all_lessons()] + ["playground"])
+def test_notebook_runs_top_to_bottom_and_reproduces_its_saved_outputs(kernel, tmp_path, name):
+    notebook = exported(tmp_path, name)
+    nbformat.validate(notebook)
+    executed, (explorer_missing, executable, prefix, *_), seconds = run(notebook, kernel)
+    print(f"\n{name}: notebook executed in {seconds:.2f} s")
+    assert explorer_missing == "True"  # the set-up cell is what makes `import explorer` work here
+    assert (executable, prefix) == (sys.executable, sys.prefix)  # the venv's interpreter, not a global one
+    for saved, ran in zip(notebook.cells, executed.cells):
+        assert saved.source == ran.source
+        if saved.cell_type == "code":
+            assert outputs(ran) == outputs(saved), saved.id
+    dot = notebook.metadata["autograd_explorer"]["dot"]
+    graph_cell = next(cell for cell in executed.cells if cell.get("id") == "graph")
+    assert outputs(graph_cell)[0] == ("stream", "stdout", dot + "\n")  # the same DOT, printed when run
+    flow_cell = next(cell for cell in executed.cells if cell.get("id") == "flow")
+    assert set(flow_cell.outputs[0].data) == {"text/plain", "text/html", "image/svg+xml"}
+
+
+def test_a_lesson_notebook_reads_without_running():
+    lesson = get_lesson("exercise-2")
+    notebook = nbformat.reads(notebook_text(build_notebook(lesson_recipe(lesson))), as_version=4)
+    nbformat.validate(notebook)
+    markdown = [cell.source for cell in notebook.cells if cell.cell_type == "markdown"]
+    code = [cell.source for cell in notebook.cells if cell.cell_type == "code"]
+    assert markdown[0].startswith(f"# {lesson.title}\n\n{lesson.explanation}")
+    assert code[0] == SETUP and lesson.source.rstrip() in code
+    assert any("explorer.draw(" in source for source in code) and any("explorer.animate(" in source for source in code)
+    graph, flow, grads = (next(c for c in notebook.cells if c.get("id") == name) for name in ("graph", "flow", "grads"))
+    assert set(graph.outputs[1].data) == {"text/plain", "text/html", "image/svg+xml"}
+    assert graph.outputs[1].data["text/html"].startswith('<div style="max-width:100%;overflow:auto"><svg')
+    assert flow.outputs[0].data["text/html"].startswith("<iframe srcdoc=")
+    assert "grad = 13" in flow.outputs[0].data["image/svg+xml"]
+    assert grads.outputs[0].text == "x.grad = 13.0\ny.grad = 25.5\n"
+    assert [cell.execution_count for cell in notebook.cells if cell.cell_type == "code"] == [1, 2, 3, 4, 5]
+
+
+def test_notebooks_are_deterministic(tmp_path):
+    first = export.export_lesson("accumulation", "ipynb", tmp_path / "a.ipynb", calls=3)
+    second = export.export_lesson("accumulation", "ipynb", tmp_path / "b.ipynb", calls=3)
+    assert first.read_bytes() == second.read_bytes()
+    assert [cell.id for cell in nbformat.read(first, as_version=4).cells] == [
+        "intro", "setup", "function-text", "function", "graph-text", "graph", "flow-text", "flow", "grads-text", "grads"]
