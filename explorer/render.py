@@ -23,6 +23,8 @@ LAYOUT_SECONDS = 10  # a layout that takes longer is stopped, and drawing falls 
 # once, plus a small reference copy beside each further use. Its long edges would otherwise
 # span many ranks, each a chain of virtual nodes, and dot's layout blows up (60 loop steps: 27 s).
 SHARED_FAN_OUT = 3
+MONOSPACE_EM = 0.62  # width of one monospace character, in font sizes (a little over the usual 0.6)
+NODE_PADDING_PT = 20  # Graphviz's default side margins of a box, in points
 
 
 def node_label(node: Node, grad=None, show_grad: bool = False, same_as: str | None = None) -> str:
@@ -51,12 +53,13 @@ def to_dot(graph: Graph, backward: BackwardPass | None = None, palette: Palette 
     """DOT text for the graph. With a backward pass, leaves show their .grad and edges the gradient sent.
     With a view (collapse.py), nodes it hides are drawn as their group's one node."""
     view = view or GraphView(graph)
-    grad_of_leaf = {}
+    grad_of_leaf, grad_before = {}, {}
     sent_along = {}
     if backward is not None:
         for event in backward.events:
             if event.leaf is not None:
                 grad_of_leaf[event.leaf] = event.grad_after
+                grad_before[event.leaf] = event.grad_before
             for sent in event.grads_out:
                 sent_along[(event.node, sent.slot)] = sent.value
     lines = [
@@ -77,6 +80,10 @@ def to_dot(graph: Graph, backward: BackwardPass | None = None, palette: Palette 
             "fillcolor": fill_for(node.kind, palette),
             "class": f"kind-{node.kind}",
         }
+        if node.id in grad_before:
+            # The animation shows .grad before this call too ("grad = None"): size the box for both texts.
+            longest = max(len(line) for line in (attrs["label"] + "\ngrad = " + format_number(grad_before[node.id])).split("\n"))
+            attrs["width"] = f"{(longest * MONOSPACE_EM * font_size + NODE_PADDING_PT) / 72:.2f}"
         if node.kind == ACCUMULATE:
             attrs["color"] = palette.accumulate_border
             attrs["penwidth"] = f"{2 * edge_width:g}"
