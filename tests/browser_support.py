@@ -63,3 +63,8 @@ def screenshot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def metric(page, label):
+    """A Streamlit metric's value element; expect(...) on it retries until the rerun has landed."""
+    return page.locator("[data-testid='stMetric']", has_text=label).first.locator("[data-testid='stMetricValue']")

@@ -30,9 +30,9 @@ def page(browser):
     context.close()
 
 
-def _serve():
+def _serve(*options):
     port = free_port()
-    process = start_server(port)
+    process = start_server(port, *options)
     return f"http://127.0.0.1:{port}", process
 
 
@@ -45,6 +45,15 @@ def fresh_server():
     process.wait(timeout=20)
 
 
+@pytest.fixture
+def dark_server():
+    """A fresh server whose configured theme is dark."""
+    url, process = _serve("--theme.base", "dark")
+    yield url
+    process.terminate()
+    process.wait(timeout=20)
+
+
 @pytest.fixture(scope="session")
 def server():
     """One server shared by the tests that do not care about being first."""
@@ -52,3 +61,24 @@ def server():
     yield url
     process.terminate()
     process.wait(timeout=20)
+
+
+@pytest.fixture
+def offline(page):
+    """The page with every request that is not a file refused (and remembered), and no page errors:
+    for files that must open from disk with no network (the standalone player, the static site)."""
+    refused, errors = [], []
+
+    def route(request_route):
+        if request_route.request.url.startswith("file:"):
+            request_route.continue_()
+        else:
+            refused.append(request_route.request.url)
+            request_route.abort()
+
+    page.route("**/*", route)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    yield page
+    assert refused == [], f"the page tried to reach the network: {refused}"
+    assert errors == [], f"errors in the page: {errors}"

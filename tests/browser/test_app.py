@@ -3,7 +3,7 @@
 import torch
 from playwright.sync_api import expect
 
-from browser_support import screenshot, wait_for_app
+from browser_support import metric, screenshot, wait_for_app
 from explorer.calls import run_calls
 from explorer.lessons import get_lesson
 from explorer.values import format_number
@@ -11,9 +11,6 @@ from explorer.values import format_number
 PLAYER = ".agp-root"
 
 
-def metric(page, label):
-    """The value element of a metric; expect(...) on it retries until the rerun has landed."""
-    return page.locator("[data-testid='stMetric']", has_text=label).first.locator("[data-testid='stMetricValue']")
 
 
 def test_deep_link_is_the_first_request_to_a_fresh_server(page, fresh_server):

@@ -3,11 +3,10 @@ linked to the backward graph; the dark theme reaches the graph."""
 
 import re
 
-import pytest
 import torch
 from playwright.sync_api import expect
 
-from browser_support import free_port, screenshot, start_server, wait_for_app
+from browser_support import metric, free_port, screenshot, start_server, wait_for_app
 from explorer.calls import run_calls
 from explorer.forward import forward_view
 from explorer.legend import DARK
@@ -17,8 +16,6 @@ from explorer.values import format_number
 PLAYER = ".agp-root"
 
 
-def metric(page, label):
-    return page.locator("[data-testid='stMetric']", has_text=label).first.locator("[data-testid='stMetricValue']")
 
 
 def test_a_link_made_in_one_browser_reopens_in_another_on_a_fresh_server(browser, server):
@@ -89,15 +86,6 @@ def test_selecting_a_forward_op_highlights_its_backward_node(page, server):
     linked = page.locator(PLAYER).get_attribute("data-linked").split()
     assert sorted(linked) == sorted([view.leaf_nodes["x"], view.leaves["x"]])  # x and its AccumulateGrad
     screenshot(page, "app-forward-linked")
-
-
-@pytest.fixture
-def dark_server():
-    port = free_port()
-    process = start_server(port, "--theme.base", "dark")
-    yield f"http://127.0.0.1:{port}"
-    process.terminate()
-    process.wait(timeout=20)
 
 
 def test_dark_theme_reaches_the_graph(page, dark_server):

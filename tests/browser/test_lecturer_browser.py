@@ -3,13 +3,11 @@
 import torch
 from playwright.sync_api import expect
 
-from browser_support import screenshot, wait_for_app
+from browser_support import metric, screenshot, wait_for_app
 from explorer.lessons import get_lesson
 from explorer.values import format_number
 
 
-def metric(page, label):
-    return page.locator("[data-testid='stMetric']", has_text=label).first.locator("[data-testid='stMetricValue']")
 
 
 def autograd(lesson_id, **values):

@@ -51,25 +51,6 @@ def contrast(a: str, b: str) -> float:
 
 
 # -- pages ------------------------------------------------------------------------------------
-@pytest.fixture
-def offline(page):
-    """The page, every request that is not the file itself refused, and no errors allowed."""
-    refused, errors = [], []
-
-    def route(request_route):
-        if request_route.request.url.startswith("file:"):
-            request_route.continue_()
-        else:
-            refused.append(request_route.request.url)
-            request_route.abort()
-
-    page.route("**/*", route)
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-    yield page
-    assert refused == [] and errors == [], (refused, errors)
-
-
 def open_player(page, tmp_path, animation, title: str, step: int = 0):
     path = tmp_path / "player.html"
     path.write_text(standalone_html(animation, title), encoding="utf-8")

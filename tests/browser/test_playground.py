@@ -3,7 +3,7 @@
 import torch
 from playwright.sync_api import expect
 
-from browser_support import screenshot, wait_for_app
+from browser_support import metric, screenshot, wait_for_app
 from explorer.values import format_number
 
 
@@ -13,8 +13,6 @@ def autograd_grads():
     return {name: format_number(g.item()) for name, g in zip("wxb", torch.autograd.grad(torch.tanh(w * x + b), [w, x, b]))}
 
 
-def metric(page, label):
-    return page.locator("[data-testid='stMetric']", has_text=label).first.locator("[data-testid='stMetricValue']")
 
 
 def test_typed_function_and_its_shared_link(browser, server):

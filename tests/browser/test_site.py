@@ -28,26 +28,6 @@ URL = re.compile(r"https?://[^\s\"'<>)]*")
 NAMESPACE_URLS = ("http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink")
 
 
-@pytest.fixture
-def offline(page):
-    """The page, with every request that is not a file refused (and remembered)."""
-    refused, errors = [], []
-
-    def route(request_route):
-        if request_route.request.url.startswith("file:"):
-            request_route.continue_()
-        else:
-            refused.append(request_route.request.url)
-            request_route.abort()
-
-    page.route("**/*", route)
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-    yield page
-    assert refused == [], f"the page tried to reach the network: {refused}"
-    assert errors == [], f"errors in the page: {errors}"
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("site")

@@ -24,26 +24,6 @@ from browser_support import screenshot
 ROOT = ".agp-root"
 
 
-@pytest.fixture
-def offline(page):
-    """The page, with every request that is not the file itself refused (and remembered)."""
-    refused, errors = [], []
-
-    def route(request_route):
-        if request_route.request.url.startswith("file:"):
-            request_route.continue_()
-        else:
-            refused.append(request_route.request.url)
-            request_route.abort()
-
-    page.route("**/*", route)
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-    yield page
-    assert refused == [], f"the standalone page tried to reach the network: {refused}"
-    assert errors == [], f"errors in the page: {errors}"
-
-
 def open_player(page, tmp_path, animation, title: str):
     path = tmp_path / "player.html"
     path.write_text(standalone_html(animation, title), encoding="utf-8")
