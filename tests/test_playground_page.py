@@ -51,6 +51,17 @@ def test_link_reopens_expression_and_values():
         assert metric(at, "w.grad") == expected
 
 
+def test_link_replays_the_calls_of_a_typed_function():
+    at = playground({"expr": "tanh(w*x+b)+sum(v*v)", "w": "0.5", "x": "2", "b": "-1", "v": "[1,2]", "ops": "bb"})
+    w, x, b = (torch.tensor(value, requires_grad=True) for value in (0.5, 2.0, -1.0))
+    v = torch.tensor([1.0, 2.0], requires_grad=True)
+    grads = torch.autograd.grad(torch.tanh(w * x + b) + (v * v).sum(), [w, x, b, v])
+    assert close(float(metric(at, "w.grad")), 2 * grads[0])
+    assert close(float(metric(at, "b.grad")), 2 * grads[2])
+    assert metric(at, "v.grad") == "[4, 8]" and close([4.0, 8.0], 2 * grads[3])
+    assert at.query_params["ops"] == "bb"
+
+
 def test_vector_values_and_a_reduction():
     at = playground({"expr": "sum(v * v)", "v": "[1, 2, 3]"})
     at.button(key="playground:sum(v * v):backward").click().run()

@@ -12,6 +12,7 @@ from explorer.errors import ExplorerError
 from explorer.expr import CONSTANTS, FUNCTIONS, check_output, parse_expression, parse_leaf_value
 from explorer.ui.common import setup_page
 from explorer.ui.page import explore
+from explorer.ui.state import STATE_PARAMS
 
 EXAMPLES = ["5*x**2 + x*y + 2*y**3", "sin(x) * exp(-y)", "tanh(w*x + b)", "sum(v * v)", "(w - 2)**2"]
 KEY = "playground"
@@ -42,7 +43,7 @@ def playground_page() -> None:
         st.error(str(error))
         return
     st.query_params["expr"] = expression.text
-    for stale in [name for name in st.query_params if name != "expr" and name not in expression.variables]:
+    for stale in [name for name in st.query_params if name not in STATE_PARAMS and name not in expression.variables]:
         del st.query_params[stale]  # values of variables the new expression no longer has
     explore(expression.build, list(expression.variables), {}, key=f"{KEY}:{expression.text}",
             parse=parse_leaf_value, check=check_output, code=f"f = {expression.text}")

@@ -13,10 +13,10 @@ from explorer.calls import BackwardSession
 from explorer.errors import ExplorerError
 from explorer.lessons import Lesson
 from explorer.predict import judge
+from explorer.ui.state import PREDICT
 from explorer.values import format_number, parse_number
 
 SCORE_KEY = "predict:score"  # (right, checked), for the whole session
-PREDICT = "predict"  # the URL parameter that carries the toggle
 
 
 def predict_first(session: BackwardSession, key: str, lesson: Lesson | None, toggle_slot=st) -> bool:

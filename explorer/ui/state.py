@@ -16,7 +16,9 @@ from explorer.calls import BackwardSession
 from explorer.errors import ExplorerError
 from explorer.legend import Look, look_for
 
-ACTIONS, STEP, PRESENT = "ops", "step", "present"
+ACTIONS, STEP, PRESENT, PREDICT = "ops", "step", "present", "predict"
+# Every URL parameter that is not a variable's value.
+STATE_PARAMS = frozenset({ACTIONS, STEP, PRESENT, PREDICT, "lesson", "expr"})
 PRESENT_KEY = "lecturer-mode"
 
 
