@@ -67,8 +67,11 @@ def explore(fn: Callable[..., torch.Tensor], variables: list[str], defaults: dic
     `check` may refuse the function's output before any backward call (NaN, a non-scalar).
     `code` is the function's source, shown beside the value boxes.
     """
-    code_column, values_column = st.columns([3, 2])
-    code_column.code(code, language="python")
+    if code:
+        code_column, values_column = st.columns([3, 2])
+        code_column.code(code, language="python")
+    else:
+        values_column = st.container()
     with values_column:
         values = _value_inputs(variables, defaults, key, parse)
     if values is None:

@@ -46,4 +46,4 @@ def playground_page() -> None:
     for stale in [name for name in st.query_params if name not in STATE_PARAMS and name not in expression.variables]:
         del st.query_params[stale]  # values of variables the new expression no longer has
     explore(expression.build, list(expression.variables), {}, key=f"{KEY}:{expression.text}",
-            parse=parse_leaf_value, check=check_output, code=f"f = {expression.text}")
+            parse=parse_leaf_value, check=check_output)  # the f = box above is the code
