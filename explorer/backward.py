@@ -23,6 +23,7 @@ from explorer.graph import Graph, trace
 from explorer.values import to_plain
 
 FREED_GRAPH_WORDS = "backward through the graph a second time"
+FLOAT32_SMALLEST_NORMAL = float(torch.finfo(torch.float32).tiny)
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,8 @@ class BackwardEvent:
     def local_derivative(self):
         """For a scalar op with one incoming gradient: d(out)/d(input) per edge, i.e. sent / arrived."""
         arrived = self.grads_in[0] if len(self.grads_in) == 1 else None
-        if not isinstance(arrived, float) or arrived == 0.0:
-            return None
+        if not isinstance(arrived, float) or abs(arrived) < FLOAT32_SMALLEST_NORMAL:
+            return None  # a ratio of subnormal float32 numbers is mostly rounding, not a derivative
         return tuple(g.value / arrived if isinstance(g.value, float) else None for g in self.grads_out)
 
     def to_dict(self) -> dict:
@@ -72,9 +73,6 @@ class BackwardPass:
     grads_before: dict[str, Any]  # leaf name -> .grad before the call (None if it was None)
     grads_after: dict[str, Any]
     retain_graph: bool = False
-
-    def event_at(self, node_id: str) -> BackwardEvent | None:
-        return next((e for e in self.events if e.node == node_id), None)
 
     def to_dict(self, with_graph: bool = True) -> dict:
         data = {
@@ -111,7 +109,7 @@ def record_backward(
         def pre_hook(grad_outputs, node_id=node_id):
             arrived[node_id] = plain_all(grad_outputs)
             if node_id in leaf_tensor:
-                before[node_id] = to_plain(leaf_tensor[node_id].grad)
+                before[node_id] = to_plain(leaf_tensor[node_id].grad, summarize=True)
 
         def post_hook(grad_inputs, grad_outputs, node_id=node_id, fn=fn):
             sent = tuple(
@@ -127,7 +125,7 @@ def record_backward(
                 grads_out=sent,
                 leaf=leaf_of.get(node_id),
                 grad_before=before.get(node_id) if is_leaf else None,
-                grad_after=to_plain(leaf_tensor[node_id].grad) if is_leaf else None,
+                grad_after=to_plain(leaf_tensor[node_id].grad, summarize=True) if is_leaf else None,
             ))
 
         handles.append(fn.register_prehook(pre_hook))
@@ -135,7 +133,7 @@ def record_backward(
 
     live_ids = {fn: node_id for node_id, fn in live.items()}
     leaves = {graph.node(leaf_id).name or leaf_id: leaf_tensor[acc_id] for acc_id, leaf_id in leaf_of.items()}
-    grads_before = {name: to_plain(t.grad) for name, t in leaves.items()}
+    grads_before = {name: to_plain(t.grad, summarize=True) for name, t in leaves.items()}
     try:
         output.backward(retain_graph=retain_graph) if output.dim() == 0 else output.backward(
             torch.ones_like(output), retain_graph=retain_graph)
@@ -151,7 +149,7 @@ def record_backward(
         events=events,
         seed=to_plain(torch.ones_like(output)),
         grads_before=grads_before,
-        grads_after={name: to_plain(t.grad) for name, t in leaves.items()},
+        grads_after={name: to_plain(t.grad, summarize=True) for name, t in leaves.items()},
         retain_graph=retain_graph,
     )
 

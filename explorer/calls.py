@@ -113,7 +113,7 @@ class BackwardSession:
         self._note("zero_()" if mode == "zero" else "set to None")
 
     def grads(self) -> dict[str, Any]:
-        return {name: to_plain(leaf.grad) for name, leaf in self.leaves.items()}
+        return {name: to_plain(leaf.grad, summarize=True) for name, leaf in self.leaves.items()}
 
     def grad_history(self, name: str) -> list[Any]:
         """A leaf's .grad after each backward call, in order: [6, 12, 18] for x = 3 without zeroing."""

@@ -32,8 +32,6 @@ class Group:
     def label(self) -> str:
         return f"× {self.repeats} repeats of\n" + " → ".join(self.pattern)
 
-    def to_dict(self) -> dict:
-        return {"id": self.id, "repeats": self.repeats, "pattern": list(self.pattern), "members": sorted(self.members)}
 
 
 @dataclass

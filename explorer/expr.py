@@ -109,6 +109,9 @@ _UNARY = {ast.USub: "neg", ast.UAdd: "pos"}
 
 # Python's built-in names (open, exec, print, ...): refused as variables so nothing looks like Python.
 _PYTHON_NAMES = frozenset(name for name in dir(builtins) if not name.startswith("_"))
+# The app keeps a variable's value in the page's URL as ?name=value, beside these parameters of
+# its own (and Streamlit's `embed`), so a variable may not take one of these names.
+URL_PARAMETERS = frozenset({"expr", "lesson", "ops", "step", "present", "predict", "embed", "embed_options"})
 _NAME = r"[A-Za-z][A-Za-z0-9]*"  # a variable name: ASCII letters and digits, starting with a letter
 
 _ALLOWED = (
@@ -378,6 +381,9 @@ class _Translator:
             raise self.error(
                 f"'{name}' is the name of a Python built-in, so it cannot be a variable here. "
                 "Choose another name, such as x or w1.", node)
+        if name.lower() in URL_PARAMETERS:
+            raise self.error(f"'{name}' is a word the explorer keeps for itself; choose another name, such as x or w1.",
+                             node)
         self.first_seen.setdefault(name, node.col_offset)
         return _Variable(name, name, self.at(node))
 

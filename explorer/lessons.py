@@ -83,9 +83,6 @@ class Lesson:
     def variables(self) -> list[str]:
         return list(self.defaults)
 
-    def to_dict(self) -> dict:
-        return {"id": self.id, "page": self.page, "title": self.title, "defaults": self.defaults,
-                "expected": self.expected, "source": self.source}
 
 
 LESSONS: tuple[Lesson, ...] = (

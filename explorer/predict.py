@@ -20,6 +20,7 @@ from explorer.values import format_number
 
 TOLERANCE = 1e-4  # relative, and absolute near zero: guesses are typed with few decimals
 MAX_PATHS = 32  # enough for any lesson or playground function a student checks by hand
+MAX_SUBSET_PATHS = 10  # "which paths did the guess leave out" tries every subset: 2**10 sums at most
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,9 @@ class Verdict:
 
 
 def agrees(a: float, b: float) -> bool:
+    """Equal within TOLERANCE. Nothing agrees with inf or NaN: there is no right guess for those."""
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return False
     return abs(a - b) <= TOLERANCE * max(1.0, abs(b))
 
 
@@ -88,7 +92,8 @@ def chain_rule_paths(record: BackwardPass, leaf_name: str) -> list[Path]:
 
 def judge(guess: float, leaf_name: str, record: BackwardPass, by_hand: float | None = None) -> Verdict:
     """Compare a guess with autograd's gradient for one leaf, and explain a wrong one."""
-    autograd = record.grads_after[leaf_name] - (record.grads_before[leaf_name] or 0.0)
+    target = record.graph.accumulator_of(record.graph.leaf_named(leaf_name).id)
+    autograd = next(event.grads_in[0] for event in record.events if event.node == target)  # what this call adds
     verdict = Verdict(leaf_name, guess, autograd, by_hand, chain_rule_paths(record, leaf_name))
     verdict.explanation = _explain(verdict)
     return verdict
@@ -98,11 +103,11 @@ def _explain(verdict: Verdict) -> str:
     name, guess, paths = verdict.leaf, verdict.guess, verdict.paths
     if verdict.correct:
         return f"Right: ∂f/∂{name} = {format_number(verdict.autograd)}."
-    if not paths:
+    if not paths or len(paths) >= MAX_PATHS:  # none, or too many to list (the walk stopped counting)
         return f"Autograd gives {format_number(verdict.autograd)}."
     if agrees(-guess, verdict.autograd) and verdict.autograd != 0:
         return f"Check the sign: autograd gives {format_number(verdict.autograd)}, the opposite of your guess."
-    if len(paths) > 1:
+    if 1 < len(paths) <= MAX_SUBSET_PATHS:
         for size in range(1, len(paths)):
             for kept in combinations(range(len(paths)), size):
                 if agrees(guess, sum(paths[i].product for i in kept)):

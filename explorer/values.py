@@ -12,6 +12,9 @@ from explorer.errors import BadValueError
 SMALL_TENSOR_ELEMENTS = 16
 
 
+FLOAT32_MAX = float(torch.finfo(torch.float32).max)  # about 3.4e38; leaves are float32 tensors
+
+
 def parse_number(text: str, name: str = "the value") -> float:
     """A finite float from a student's text, or a BadValueError that says what went wrong."""
     if isinstance(text, (int, float)) and not isinstance(text, bool):
@@ -23,20 +26,33 @@ def parse_number(text: str, name: str = "the value") -> float:
         try:
             number = float(cleaned)
         except ValueError:
-            raise BadValueError(f"{name} must be a number, such as 3 or -1.5; \"{text}\" is not one.") from None
+            raise BadValueError(f"{name} must be a number, such as 3 or -1.5; {_quoted(cleaned)} is not one.") from None
     if math.isnan(number):
         raise BadValueError(f"{name} is NaN (not a number); gradients of NaN are NaN. Please use a finite number.")
     if math.isinf(number):
         raise BadValueError(f"{name} is infinite; please use a finite number.")
+    if abs(number) > FLOAT32_MAX:
+        raise BadValueError(f"{name} = {number:g} is too large for a float32 tensor (the largest is about 3.4e38).")
     return number
 
 
-def to_plain(tensor: torch.Tensor | None):
-    """A small tensor as a float or nested lists (copied to the CPU first); None for a big or missing one."""
+def _quoted(text: str) -> str:
+    """Echo a student's text as inline code, shortened: pages render messages as markdown,
+    and inline code shows a link or markup as the plain text it is."""
+    shown = text.replace("`", "'")
+    return f"`{shown[:40]}{'…' if len(shown) > 40 else ''}`"
+
+
+def to_plain(tensor: torch.Tensor | None, summarize: bool = False):
+    """A small tensor as a float or nested lists (copied to the CPU first); None for a missing one.
+
+    A big tensor gives None, or with `summarize` a short text such as "tensor of shape (1000,)",
+    so a big .grad is never mistaken for no .grad at all.
+    """
     if tensor is None:
         return None
     if tensor.numel() > SMALL_TENSOR_ELEMENTS:
-        return None
+        return f"tensor of shape {tuple(tensor.shape)}" if summarize else None
     data = tensor.detach().to("cpu")
     if data.is_complex():
         return str(data.tolist())

@@ -24,9 +24,10 @@ from explorer.torchviz_view import TORCHVIZ_CALL, torchviz_dot
 from explorer.ui.common import setup_page, show_svg
 from explorer.ui.downloads import download_buttons
 from explorer.ui.player import show_player
+from explorer.predict import agrees as predict_agrees
 from explorer.ui.predict import predict_first
-from explorer.ui.state import (current_look, forget_step, record_actions, record_step, restore_actions, share_link,
-                               start_step)
+from explorer.ui.state import (current_look, forget_function, forget_step, record_actions, record_step,
+                               restore_actions, share_link, start_step)
 from explorer.values import format_number, parse_number
 
 
@@ -53,6 +54,8 @@ def _choose_lesson(lessons: list[Lesson], page_key: str) -> Lesson:
         st.session_state[key] = wanted if wanted in ids else ids[0]
     chosen = st.radio("Exercise", ids, key=key, horizontal=True,
                       format_func=lambda lesson_id: lessons[ids.index(lesson_id)].title.split(":")[0])
+    if st.query_params.get("lesson", chosen) != chosen:
+        forget_function()
     st.query_params["lesson"] = chosen
     return lessons[ids.index(chosen)]
 
@@ -118,10 +121,11 @@ def _session_for(fn, values: dict, key: str, output_name: str) -> BackwardSessio
     """This student's leaves. New values mean new leaf tensors, so .grad starts again at None."""
     state_key = f"{key}:session"
     held = st.session_state.get(state_key)
-    if held is None or held.values != values:  # the key already names the function
+    # The key already names the function. repr tells -0.0 from 0.0, which == does not (1/x differs).
+    if held is None or repr(held.values) != repr(values):
         held = BackwardSession(fn, dict(values), output_name)
         st.session_state[state_key] = held
-        restore_actions(held, key)
+        restore_actions(held, page=key.split(":")[0])
     return held
 
 
@@ -215,7 +219,8 @@ def _graph_view(session: BackwardSession, key: str) -> None:
     else:
         animation = build_animation(session, look=current_look(), expand=expand, start_step=start_step(),
                                     forward=forward_view(session.fn, session.leaves, session.output_name))
-        record_step(show_player(animation, key=f"{key}:player"))
+        # One player per call: a new call mounts a new player, which starts at 0 and reports afresh.
+        record_step(show_player(animation, key=f"{key}:player:{len(session.passes)}"))
         folded = "folded" in animation.note
         drawing = None
     if folded or expand:
@@ -278,9 +283,12 @@ def _by_hand_check(session: BackwardSession, lesson: Lesson) -> None:
     rows = []
     for name, expected in by_hand.items():
         autograd = last[name]
-        agrees = autograd is not None and abs(autograd - expected) <= 1e-4 * max(1.0, abs(expected))
+        agrees = isinstance(autograd, float) and predict_agrees(autograd, expected)
         rows.append({"leaf": name, "autograd (last call)": format_number(autograd),
                      "by hand": format_number(expected), "agree": "yes" if agrees else "no"})
     st.table(rows)
-    if any(row["agree"] == "no" for row in rows):
+    calls_since_zeroing = 0
+    for entry in session.history:
+        calls_since_zeroing = calls_since_zeroing + 1 if entry.action.startswith("backward") else 0
+    if any(row["agree"] == "no" for row in rows) and calls_since_zeroing > 1:
         st.caption("They differ because .grad has accumulated over several calls: zero it and call again.")

@@ -12,7 +12,7 @@ from explorer.errors import ExplorerError
 from explorer.expr import CONSTANTS, FUNCTIONS, check_output, parse_expression, parse_leaf_value
 from explorer.ui.common import setup_page
 from explorer.ui.page import explore
-from explorer.ui.state import STATE_PARAMS
+from explorer.ui.state import STATE_PARAMS, forget_function
 
 EXAMPLES = ["5*x**2 + x*y + 2*y**3", "sin(x) * exp(-y)", "tanh(w*x + b)", "sum(v * v)", "(w - 2)**2"]
 KEY = "playground"
@@ -42,6 +42,8 @@ def playground_page() -> None:
     except ExplorerError as error:
         st.error(str(error))
         return
+    if st.query_params.get("expr", expression.text) != expression.text:
+        forget_function(keep_values=True)  # x keeps its value from x**2 to x**3
     st.query_params["expr"] = expression.text
     for stale in [name for name in st.query_params if name not in STATE_PARAMS and name not in expression.variables]:
         del st.query_params[stale]  # values of variables the new expression no longer has

@@ -30,6 +30,9 @@ def predict_first(session: BackwardSession, key: str, lesson: Lesson | None, tog
     st.query_params[PREDICT] = "1" if on else "0"
     if not on:
         return True
+    if any(leaf.numel() != 1 for leaf in session.leaves.values()):
+        st.caption("Predicting works with variables that hold a single number.")
+        return True
     st.markdown("**Your prediction.** What will a `.backward()` call add to each gradient?")
     columns = st.columns(len(session.leaves) + 1)
     guesses, problems = {}, []
@@ -40,15 +43,15 @@ def predict_first(session: BackwardSession, key: str, lesson: Lesson | None, tog
         except ExplorerError as error:
             problems.append(str(error))
     checked = columns[-1].button("Check my prediction", key=f"{key}:check", type="primary")
-    revealed_key = f"{key}:revealed:{id(session)}"
+    revealed_key = f"{key}:revealed"  # (the session they were checked on, the verdicts)
     if checked:
         if problems:
             for problem in problems:
                 st.error(problem)
         else:
-            st.session_state[revealed_key] = _check(session, guesses, lesson)
-    verdicts = st.session_state.get(revealed_key)
-    if verdicts is None:
+            st.session_state[revealed_key] = (session, _check(session, guesses, lesson))
+    checked_on, verdicts = st.session_state.get(revealed_key, (None, None))
+    if checked_on is not session:  # nothing checked yet, or new values or start over since: predict again
         st.info("The gradients stay hidden until you check a prediction.")
         return False
     _show_verdicts(verdicts)

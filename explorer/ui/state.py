@@ -16,9 +16,9 @@ from explorer.calls import BackwardSession
 from explorer.errors import ExplorerError
 from explorer.legend import Look, look_for
 
-ACTIONS, STEP, PRESENT, PREDICT = "ops", "step", "present", "predict"
-# Every URL parameter that is not a variable's value.
-STATE_PARAMS = frozenset({ACTIONS, STEP, PRESENT, PREDICT, "lesson", "expr"})
+ACTIONS, STEP, PRESENT, PREDICT, LESSON, EXPR = "ops", "step", "present", "predict", "lesson", "expr"
+# Every URL parameter that is not a variable's value (the playground refuses these as variable names).
+STATE_PARAMS = frozenset({ACTIONS, STEP, PRESENT, PREDICT, LESSON, EXPR})
 PRESENT_KEY = "lecturer-mode"
 
 
@@ -57,9 +57,10 @@ def current_look() -> Look:
     return look_for(dark=is_dark(), presentation=bool(st.session_state.get(PRESENT_KEY)))
 
 
-def restore_actions(session: BackwardSession, key: str) -> None:
-    """Replay the link's actions on this page's first session, once; later sessions start clean."""
-    restored = f"{key}:restored"
+def restore_actions(session: BackwardSession, page: str) -> None:
+    """Replay the link's actions on the page's first session, once: a session made later (new values,
+    another exercise, another expression) starts clean, and its own actions replace the link's."""
+    restored = f"{page}:restored"
     if st.session_state.get(restored):
         return
     st.session_state[restored] = True
@@ -81,7 +82,8 @@ def record_actions(session: BackwardSession) -> None:
 
 def start_step() -> int | None:
     text = st.query_params.get(STEP, "")
-    return int(text) if text.isdigit() else None
+    # isdigit() alone accepts "²" and 5,000-digit numbers, which int() refuses; the player clamps the rest.
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 6 else None
 
 
 def record_step(step: int | None) -> None:
@@ -93,6 +95,14 @@ def forget_step() -> None:
     """A new backward call starts its animation at the beginning."""
     if STEP in st.query_params:
         del st.query_params[STEP]
+
+
+def forget_function(keep_values: bool = False) -> None:
+    """Another exercise or expression: the link's actions and step (and, unless `keep_values`,
+    its values) belonged to the old one."""
+    for name in list(st.query_params):
+        if name in (ACTIONS, STEP) or (name not in STATE_PARAMS and not keep_values):
+            del st.query_params[name]
 
 
 def share_link() -> None:
