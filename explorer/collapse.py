@@ -33,7 +33,6 @@ class Group:
         return f"× {self.repeats} repeats of\n" + " → ".join(self.pattern)
 
 
-
 @dataclass
 class GraphView:
     """Which nodes of a graph are drawn, and which stand behind a group node."""

@@ -84,7 +84,6 @@ class Lesson:
         return list(self.defaults)
 
 
-
 LESSONS: tuple[Lesson, ...] = (
     Lesson(
         id="requires-grad",
