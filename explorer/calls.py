@@ -35,6 +35,11 @@ class HistoryEntry:
     message: str = ""
     retain_graph: bool = False
 
+    @property
+    def is_backward(self) -> bool:
+        """A backward call that ran (on a new graph or the same one); refusals and zeroings are not."""
+        return self.action.startswith("backward")
+
     def to_dict(self) -> dict:
         return {"number": self.number, "action": self.action, "grads": self.grads, "message": self.message,
                 "retain_graph": self.retain_graph}
@@ -117,7 +122,7 @@ class BackwardSession:
 
     def grad_history(self, name: str) -> list[Any]:
         """A leaf's .grad after each backward call, in order: [6, 12, 18] for x = 3 without zeroing."""
-        return [entry.grads[name] for entry in self.history if entry.action.startswith("backward")]
+        return [entry.grads[name] for entry in self.history if entry.is_backward]
 
     # -- bookkeeping ---------------------------------------------------------------------
     def _keep(self, output, retained, record, action) -> None:

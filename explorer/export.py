@@ -71,7 +71,7 @@ def trace_of(session: BackwardSession, name: str, title: str, recipe: Recipe | N
 
 def calls_and_zeroing(session: BackwardSession) -> tuple[int, str]:
     """The backward calls a session made and the zeroing used between them, for a notebook to redo."""
-    calls = sum(1 for entry in session.history if entry.action.startswith("backward"))
+    calls = sum(1 for entry in session.history if entry.is_backward)
     actions = [entry.action for entry in session.history]
     zero = "set-none" if "set to None" in actions else "zero" if "zero_()" in actions else "none"
     return max(calls, 1), zero

@@ -188,7 +188,7 @@ def animate_pass(record: BackwardPass, history: list[HistoryEntry] = (), look: L
         leaves=leaves,
         frames=frames,
         history=_history(history),
-        calls=sum(1 for entry in history if entry.action.startswith("backward")) or 1,
+        calls=sum(1 for entry in history if entry.is_backward) or 1,
         too_large=too_large,
         note=" ".join(note for note in notes if note),
         palette=_css_palette(palette),
@@ -457,7 +457,7 @@ def _power_rule(exponent: str, base_name: str, base_value) -> str:
 
 
 def _history(history) -> list[HistoryMark]:
-    backward_numbers = [entry.number for entry in history if entry.action.startswith("backward")]
+    backward_numbers = [entry.number for entry in history if entry.is_backward]
     current = backward_numbers[-1] if backward_numbers else None
     calls = {number: index + 1 for index, number in enumerate(backward_numbers)}
     return [HistoryMark(entry.number, entry.action, _mark(entry.action), dict(entry.grads),

@@ -237,7 +237,7 @@ def accumulation_strip(session: BackwardSession) -> str:
     for name in session.leaves:
         steps = []
         for entry in session.history:
-            if entry.action.startswith("backward"):
+            if entry.is_backward:
                 steps.append(f"**{format_number(entry.grads[name])}**")
             elif entry.action == "zero_()":
                 steps.append("`zero_()` 0")
@@ -289,6 +289,6 @@ def _by_hand_check(session: BackwardSession, lesson: Lesson) -> None:
     st.table(rows)
     calls_since_zeroing = 0
     for entry in session.history:
-        calls_since_zeroing = calls_since_zeroing + 1 if entry.action.startswith("backward") else 0
+        calls_since_zeroing = calls_since_zeroing + 1 if entry.is_backward else 0
     if any(row["agree"] == "no" for row in rows) and calls_since_zeroing > 1:
         st.caption("They differ because .grad has accumulated over several calls: zero it and call again.")
