@@ -35,7 +35,7 @@ from typing import Any, Callable
 import torch
 
 from explorer.backward import BackwardPass
-from explorer.calls import ZERO_MODES, BackwardSession
+from explorer.calls import BackwardSession, check_zeroing, repeat_calls
 from explorer.drawing import Drawing
 from explorer.drawing import draw as lay_out
 from explorer.errors import ExplorerError
@@ -281,21 +281,12 @@ def animate(fn: Callable[..., torch.Tensor], params: Mapping[str, Any] | torch.n
     Between calls `zero` does nothing (None or "none": .grad accumulates), `.grad.zero_()`
     ("zero") or `.grad = None` ("set-none").
     """
-    if isinstance(calls, bool) or not isinstance(calls, int) or calls < 1:
-        raise ExplorerError(f"calls must be a whole number, 1 or more, not {calls!r}.")
-    mode = "none" if zero is None else zero
-    if mode not in ZERO_MODES:
-        raise ExplorerError(f"Unknown zero={zero!r}; choose None, \"zero\" (x.grad.zero_()) or \"set-none\" "
-                            "(x.grad = None).")
+    check_zeroing(zero)
     if not callable(fn):
         raise ExplorerError(f"fn must be a function that returns a tensor, not a {type(fn).__name__}.")
     pass_leaves = _takes_arguments(fn)
     leaves = _leaves(params, pass_leaves)
-    session = _LeafSession(fn, leaves, name, pass_leaves)
-    for call in range(calls):
-        if call > 0:
-            session.zero_grad(mode)
-        session.backward()
+    session = repeat_calls(_LeafSession(fn, leaves, name, pass_leaves), calls, zero)
     animation = build_animation(session, expand=expand)
     return Flow(session, animation, diagram_of_pass(session.passes[-1], expand), title or _title_of(fn))
 

@@ -106,8 +106,7 @@ class BackwardSession:
 
     def zero_grad(self, mode: str) -> None:
         """'zero': x.grad.zero_() (a tensor of zeros stays); 'set-none': x.grad = None; 'none': nothing."""
-        if mode not in ZERO_MODES:
-            raise ExplorerError(f"Unknown zeroing \"{mode}\"; choose one of {', '.join(ZERO_MODES)}.")
+        check_zeroing(mode)
         if mode == "none":
             return
         for leaf in self.leaves.values():
@@ -163,15 +162,27 @@ class BackwardSession:
                 self.zero_grad("zero" if letter == "z" else "set-none")
 
 
-def run_calls(fn, values: dict[str, Any], calls: int, zero: str = "none", output_name: str = "f") -> BackwardSession:
-    """`calls` backward calls with the given zeroing between them (the CLI and tests use this)."""
-    if not isinstance(calls, int) or calls < 1:
-        raise ExplorerError(f"The number of calls must be 1 or more, not {calls}.")
-    if zero not in ZERO_MODES:
+def check_zeroing(zero: str | None) -> str:
+    """One of ZERO_MODES (None means "none"), or a clear error."""
+    mode = "none" if zero is None else zero
+    if mode not in ZERO_MODES:
         raise ExplorerError(f"Unknown zeroing \"{zero}\"; choose one of {', '.join(ZERO_MODES)}.")
-    session = BackwardSession(fn, values, output_name)
+    return mode
+
+
+def repeat_calls(session: BackwardSession, calls: int, zero: str | None = "none") -> BackwardSession:
+    """`calls` backward calls on the session, with the given zeroing between them."""
+    if isinstance(calls, bool) or not isinstance(calls, int) or calls < 1:
+        raise ExplorerError(f"The number of calls must be a whole number, 1 or more, not {calls!r}.")
+    mode = check_zeroing(zero)
     for call in range(calls):
         if call > 0:
-            session.zero_grad(zero)
+            session.zero_grad(mode)
         session.backward()
     return session
+
+
+def run_calls(fn, values: dict[str, Any], calls: int, zero: str = "none", output_name: str = "f") -> BackwardSession:
+    """A new session of `fn` at `values`, after `calls` backward calls (the CLI, exports and tests use this)."""
+    check_zeroing(zero)
+    return repeat_calls(BackwardSession(fn, values, output_name), calls, zero)

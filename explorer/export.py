@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from explorer.api import Diagram, diagram_of_pass
 from explorer.backward import BackwardPass
-from explorer.calls import ZERO_MODES, BackwardSession, HistoryEntry, run_calls
+from explorer.calls import BackwardSession, HistoryEntry, check_zeroing, run_calls
 from explorer.drawing import draw as lay_out
 from explorer.errors import ExplorerError
 from explorer.files import make_folder, write_atomic
@@ -155,8 +155,7 @@ def export_session(session: BackwardSession, fmt: str, path: str | os.PathLike, 
 def lesson_trace(lesson_id: str, values: dict[str, Any] | None = None, calls: int = 1, zero: str = "none") -> Trace:
     """A lesson's calls, run for real: its defaults overridden by `values`."""
     lesson = get_lesson(lesson_id)
-    if zero not in ZERO_MODES:
-        raise ExplorerError(f"Unknown zeroing \"{zero}\"; choose one of {', '.join(ZERO_MODES)}.")
+    check_zeroing(zero)  # before any work, so a bad mode costs nothing
     unknown = [name for name in (values or {}) if name not in lesson.variables]
     if unknown:
         raise ExplorerError(f"The lesson {lesson.id} has no variable \"{unknown[0]}\"; its variables are "
