@@ -6,7 +6,6 @@ Screenshots go to test-artifacts/ so a person can look at them.
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys

@@ -1,5 +1,7 @@
 """Shared test set-up: tolerances and small helpers."""
 
+from pathlib import Path
+
 import torch
 
 # Gradients are float32 computations; the seed's numbers are exact in float32, so this is tight.
@@ -10,3 +12,22 @@ RTOL = 1e-5
 def close(a, b, atol=ATOL, rtol=RTOL) -> bool:
     return torch.allclose(torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64),
                           atol=atol, rtol=rtol)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+APPTEST_TIMEOUT = 60  # torch's first import alone exceeds AppTest's 3 s default
+
+
+def open_app(path: str, query: dict | None = None):
+    """A page of the app (a path from the repo root) in a new AppTest session, run once."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / path), default_timeout=APPTEST_TIMEOUT)
+    for name, value in (query or {}).items():
+        at.query_params[name] = value
+    return at.run()
+
+
+def metric(at, label: str) -> str:
+    """The value an st.metric with this label shows."""
+    return next(m.value for m in at.metric if m.label == label)

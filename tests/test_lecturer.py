@@ -1,27 +1,12 @@
 """Lecturer mode, links that carry the whole state, and predict-then-reveal, through AppTest."""
 
-from pathlib import Path
-
 import pytest
-from streamlit.testing.v1 import AppTest
 
+from support import metric, open_app
 from explorer.calls import BackwardSession, run_calls
 from explorer.errors import ExplorerError
 from explorer.lessons import get_lesson, square
 from explorer.predict import chain_rule_paths, judge
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def open_page(path, query=None):
-    at = AppTest.from_file(str(ROOT / path), default_timeout=60)
-    for name, value in (query or {}).items():
-        at.query_params[name] = value
-    return at.run()
-
-
-def metric(at, label):
-    return next(m.value for m in at.metric if m.label == label)
 
 
 # -- the action code a link carries --------------------------------------------------------------
@@ -48,7 +33,7 @@ def test_hand_made_action_codes_are_refused(code):
 
 
 def test_link_reopens_calls_and_zeroing():
-    at = open_page("pages/3_Accumulation.py", {"w": "1", "ops": "bbbzb"})
+    at = open_app("pages/3_Accumulation.py", {"w": "1", "ops": "bbbzb"})
     assert metric(at, "w.grad") == "-2"
     assert any("**-2** → **-4** → **-6** → `zero_()` 0 → **-2**" in m.value for m in at.markdown)
     at.button(key="accumulation:accumulation:backward").click().run()
@@ -57,14 +42,14 @@ def test_link_reopens_calls_and_zeroing():
 
 
 def test_bad_link_starts_afresh_with_a_message():
-    at = open_page("pages/1_Gradients.py", {"ops": "xyz"})
+    at = open_app("pages/1_Gradients.py", {"ops": "xyz"})
     assert not at.exception
     assert any("afresh" in w.value for w in at.warning)
     assert metric(at, "x.grad") == "None"
 
 
 def test_actions_go_into_the_url():
-    at = open_page("pages/1_Gradients.py")
+    at = open_app("pages/1_Gradients.py")
     at.button(key="gradients:requires-grad:backward").click().run()
     at.button(key="gradients:requires-grad:zero").click().run()
     assert at.query_params["ops"] == "bz"
@@ -73,7 +58,7 @@ def test_actions_go_into_the_url():
 
 # -- lecturer mode -----------------------------------------------------------------------------------
 def test_lecturer_mode_from_the_url_and_the_toggle():
-    at = open_page("pages/1_Gradients.py", {"present": "1"})
+    at = open_app("pages/1_Gradients.py", {"present": "1"})
     toggle = at.toggle(key="lecturer-mode")
     assert toggle.value is True
     assert any("font-size: 22px" in h.proto.body for h in at.get("html"))
@@ -83,7 +68,7 @@ def test_lecturer_mode_from_the_url_and_the_toggle():
 
 
 def test_lecturer_mode_draws_large_type():
-    at = open_page("pages/1_Gradients.py", {"present": "1"})
+    at = open_app("pages/1_Gradients.py", {"present": "1"})
     url = at.get("image")[0].proto.imgs[0].url
     import base64
 
@@ -106,7 +91,7 @@ def test_judge_explains_a_missed_path_and_a_missed_factor():
 
 
 def test_predict_wrong_then_right_on_an_exercise():
-    at = open_page("pages/5_Exercises.py", {"lesson": "exercise-1"})
+    at = open_app("pages/5_Exercises.py", {"lesson": "exercise-1"})
     key = "exercises:exercise-1"
     assert at.toggle(key=f"{key}:predict").value is True
     assert not at.metric  # hidden until a prediction is checked

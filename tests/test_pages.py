@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from support import metric
 from explorer.lessons import EXTRA_PAGES, PAGES, lessons_on_page
 from explorer.ui.links import PAGE_FILES
 
@@ -26,10 +27,6 @@ def open_page(page_key, query=None, predict=False):
     if page_key == "exercises" and not predict:
         at.toggle(key=next(t.key for t in at.toggle if t.key.endswith(":predict"))).set_value(False).run()
     return at
-
-
-def metric(at, label):
-    return next(m.value for m in at.metric if m.label == label)
 
 
 def graph_svg(at):

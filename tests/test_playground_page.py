@@ -9,7 +9,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from support import close
+from support import close, metric
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -19,10 +19,6 @@ def playground(query=None):
     for name, value in (query or {}).items():
         at.query_params[name] = value
     return at.run()
-
-
-def metric(at, label):
-    return next(m.value for m in at.metric if m.label == label)
 
 
 def type_expression(at, text):

@@ -2,12 +2,11 @@
 
 import json
 import time
-from pathlib import Path
 
 import pytest
 import torch
-from streamlit.testing.v1 import AppTest
 
+from support import metric, open_app
 from explorer.backward import record_backward
 from explorer.calls import run_calls
 from explorer.errors import BadValueError
@@ -15,19 +14,6 @@ from explorer.expr import URL_PARAMETERS, ExpressionError, parse_expression
 from explorer.predict import judge
 from explorer.ui.state import STATE_PARAMS
 from explorer.values import parse_number
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def open_page(path, query=None):
-    at = AppTest.from_file(str(ROOT / path), default_timeout=60)
-    for name, value in (query or {}).items():
-        at.query_params[name] = value
-    return at.run()
-
-
-def metric(at, label):
-    return next(m.value for m in at.metric if m.label == label)
 
 
 def test_a_guess_on_a_function_with_32_paths_is_judged_quickly():
@@ -50,7 +36,7 @@ def test_nothing_agrees_with_an_infinite_gradient():
 
 @pytest.mark.parametrize("step", ["²", "9" * 5000, "-1", "abc"])
 def test_odd_step_in_a_link_does_not_break_the_page(step):
-    at = open_page("pages/1_Gradients.py", {"step": step, "ops": "b"})
+    at = open_app("pages/1_Gradients.py", {"step": step, "ops": "b"})
     assert not at.exception
     assert metric(at, "x.grad") == "6"
 
@@ -60,18 +46,18 @@ def test_url_words_cannot_be_variables():
     for name in ("embed", "ops", "expr", "step", "present"):
         with pytest.raises(ExpressionError, match="keeps for itself"):
             parse_expression(f"{name} * 2")
-    at = open_page("pages/6_Playground.py", {"expr": "embed*2"})
+    at = open_app("pages/6_Playground.py", {"expr": "embed*2"})
     assert not at.exception and any("keeps for itself" in e.value for e in at.error)
 
 
 def test_predict_with_a_vector_variable_does_not_crash():
-    at = open_page("pages/6_Playground.py", {"expr": "sum(v*v)", "v": "[1, 2]", "predict": "1"})
+    at = open_app("pages/6_Playground.py", {"expr": "sum(v*v)", "v": "[1, 2]", "predict": "1"})
     assert not at.exception
     assert any("single number" in c.value for c in at.caption)
 
 
 def test_a_new_expression_does_not_replay_the_old_ones_calls():
-    at = open_page("pages/6_Playground.py", {"expr": "x**2", "x": "3", "ops": "bb"})
+    at = open_app("pages/6_Playground.py", {"expr": "x**2", "x": "3", "ops": "bb"})
     assert metric(at, "x.grad") == "12"
     at.text_input(key="playground:expr").set_value("x**3").run()
     assert metric(at, "x.grad") == "None"
@@ -80,7 +66,7 @@ def test_a_new_expression_does_not_replay_the_old_ones_calls():
 
 
 def test_switching_exercises_opens_the_new_one_at_its_own_values():
-    at = open_page("pages/5_Exercises.py", {"lesson": "exercise-2", "predict": "0", "ops": "b"})
+    at = open_app("pages/5_Exercises.py", {"lesson": "exercise-2", "predict": "0", "ops": "b"})
     assert metric(at, "x.grad") == "13"
     at.radio(key="exercises:lesson").set_value("exercise-4").run()
     assert at.text_input(key="exercises:exercise-4:value:x").value == "3"
@@ -103,7 +89,7 @@ def test_values_beyond_float32_are_refused(text):
 
 
 def test_minus_zero_is_a_new_leaf():
-    at = open_page("pages/6_Playground.py", {"expr": "sigmoid(1/x)", "x": "0"})
+    at = open_app("pages/6_Playground.py", {"expr": "sigmoid(1/x)", "x": "0"})
     assert metric(at, "f") == "1"
     at.text_input(key="playground:sigmoid(1/x):value:x").set_value("-0").run()
     assert metric(at, "f") == "0"
@@ -117,7 +103,7 @@ def test_no_local_derivative_from_subnormal_gradients():
 
 
 def test_each_call_gets_its_own_player():
-    at = open_page("pages/1_Gradients.py", {"ops": "bb"})
+    at = open_app("pages/1_Gradients.py", {"ops": "bb"})
     assert json.loads(at.get("bidi_component")[0].proto.json)["calls"] == 2
     assert at.get("bidi_component")[0].proto.id.endswith("player:2")
 
