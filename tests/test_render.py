@@ -102,3 +102,17 @@ def test_repeated_edge_drawn_twice():
     add = graph.of_kind(OP)[0].id
     assert dot.count(f"{acc} -> {add} ") == 2
     assert len([e for e in graph.edges if e.kind == LEAF_EDGE]) == 1
+
+
+def test_stable_torchviz_ids_give_the_same_text_and_the_same_picture():
+    lesson = get_lesson("exercise-2")
+    texts = []
+    for _ in range(2):
+        params, output = built(lesson)
+        texts.append(torchviz_dot(output, params, stable_ids=True))
+    assert texts[0] == texts[1]
+    params, output = built(lesson)
+    raw = torchviz_dot(output, params)
+    # same node declarations and edges, only renamed
+    assert texts[0].count("[label=") == raw.count("[label=") and texts[0].count(" -> ") == raw.count(" -> ")
+    assert "t0" in texts[0] and not re.search(r"\b\d{6,}\b", texts[0])

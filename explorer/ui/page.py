@@ -200,7 +200,7 @@ def _torchviz_view(session: BackwardSession) -> None:
                 "this size (our own view folds repeats instead).")
         return
     try:
-        show_svg(to_svg(torchviz_dot(output, session.leaves)))
+        show_svg(to_svg(torchviz_dot(output, session.leaves, stable_ids=True)))
     except (ExplorerError, RecursionError) as error:
         st.info(f"torchviz could not draw this graph: {error}")
 
