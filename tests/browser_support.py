@@ -67,3 +67,13 @@ def screenshot(page, name: str) -> Path:
 def metric(page, label):
     """A Streamlit metric's value element; expect(...) on it retries until the rerun has landed."""
     return page.locator("[data-testid='stMetric']", has_text=label).first.locator("[data-testid='stMetricValue']")
+
+
+def the_player(page):
+    """The page's one player. Each backward call mounts a new one (it starts at step 0); the previous
+    call's player stays on screen, faded, until Streamlit finishes the rerun, so wait for one."""
+    from playwright.sync_api import expect
+
+    player = page.locator(".agp-root")
+    expect(player).to_have_count(1)
+    return player

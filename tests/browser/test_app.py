@@ -3,7 +3,7 @@
 import torch
 from playwright.sync_api import expect
 
-from browser_support import metric, screenshot, wait_for_app
+from browser_support import metric, the_player, screenshot, wait_for_app
 from explorer.calls import run_calls
 from explorer.lessons import get_lesson
 from explorer.values import format_number
@@ -48,7 +48,7 @@ def test_accumulation_animates_each_call_in_engine_order(page, server):
         page.get_by_role("button", name="Call .backward()").click()
         expect(metric(page, "w.grad")).to_have_text(value)
         wait_for_app(page)
-        player = page.locator(PLAYER)
+        player = the_player(page)
         expect(player).to_have_attribute("data-step", "0")
         grad_text = page.locator(f"{PLAYER} text.grad-value")
         before = "None" if call == 0 else expected[call - 1]

@@ -6,7 +6,7 @@ import re
 import torch
 from playwright.sync_api import expect
 
-from browser_support import metric, free_port, screenshot, start_server, wait_for_app
+from browser_support import metric, the_player, free_port, screenshot, start_server, wait_for_app
 from explorer.calls import run_calls
 from explorer.forward import forward_view
 from explorer.legend import DARK
@@ -35,7 +35,7 @@ def test_a_link_made_in_one_browser_reopens_in_another_on_a_fresh_server(browser
     for button in ("Call .backward()", "Call .backward()", ".grad.zero_()", "Call .backward()"):
         page.get_by_role("button", name=button).click()
         wait_for_app(page)
-    page.locator(PLAYER).focus()
+    the_player(page).focus()
     for _ in range(4):
         page.keyboard.press("ArrowRight")
     page.wait_for_timeout(800)  # the player reports its step once the keys stop
@@ -58,7 +58,7 @@ def test_a_link_made_in_one_browser_reopens_in_another_on_a_fresh_server(browser
         gx, gy = torch.autograd.grad(get_lesson("exercise-2").fn(x=x, y=y), [x, y])
         expect(metric(page, "x.grad")).to_have_text(format_number(gx.item()))  # zeroed, then one call
         expect(metric(page, "y.grad")).to_have_text(format_number(gy.item()))
-        expect(page.locator(PLAYER)).to_have_attribute("data-step", "4")
+        expect(the_player(page)).to_have_attribute("data-step", "4")
         assert page.get_by_label("x =", exact=True).input_value() == "2"
         expect(page.locator("[data-testid='stSidebar']")).to_be_hidden()  # lecturer mode came back too
         screenshot(page, "deep-link-reopened")
@@ -80,6 +80,7 @@ def test_selecting_a_forward_op_highlights_its_backward_node(page, server):
     view = forward_view(lesson.fn, session.leaves)
     square = next(step for step in view.steps if step.text == "t1 = x ** 2")
     assert session.passes[0].graph.node(square.node).name == "PowBackward0"
+    the_player(page)
     page.click(f".agp-forward [data-node='{square.node}']")
     expect(page.locator(PLAYER)).to_have_attribute("data-linked", square.node)
     page.click(".agp-forward [data-leaf='x']")
