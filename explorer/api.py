@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import html
 import inspect
-import json
 import math
 import os
 import re
@@ -44,7 +43,7 @@ from explorer.frames import Animation, build_animation, clean_svg
 from explorer.graph import Graph, capture
 from explorer.player import standalone_html
 from explorer.render import to_dot, to_format
-from explorer.values import format_number, parse_number, to_plain
+from explorer.values import format_number, json_text, parse_number, to_plain
 
 DIAGRAM_FORMATS = ("svg", "png", "pdf", "dot", "json")
 FLOW_FORMATS = ("html", *DIAGRAM_FORMATS)
@@ -85,7 +84,7 @@ class Diagram:
         if fmt == "dot":
             return self.dot.encode("utf-8")
         if fmt == "json":
-            return (json.dumps(self.graph.to_dict(), indent=2) + "\n").encode("utf-8")
+            return (json_text(self.graph.to_dict()) + "\n").encode("utf-8")
         if fmt == "png":
             return to_format(_with_dpi(self._laid_out_dot(), _check_dpi(dpi)), "png")
         if fmt == "pdf":
@@ -185,7 +184,7 @@ class Flow:
         if fmt == "html":
             return self.html.encode("utf-8")
         if fmt == "json":
-            return (json.dumps(self.report(), indent=2) + "\n").encode("utf-8")
+            return (json_text(self.report()) + "\n").encode("utf-8")
         if fmt in DIAGRAM_FORMATS:
             return self.diagram.render(fmt, dpi)
         raise ExplorerError(_unknown_format(fmt, FLOW_FORMATS))
@@ -243,7 +242,6 @@ class _LeafSession(BackwardSession):
         self.history = []
         self._pass_leaves = pass_leaves
         self._last_output = None
-        self._last_retained = False
 
     def _call(self) -> torch.Tensor:
         return self.fn(**self.leaves) if self._pass_leaves else self.fn()

@@ -22,6 +22,7 @@ from explorer.values import parse_number, to_plain
 # What happens to .grad between calls: nothing, x.grad.zero_(), or x.grad = None.
 ZERO_MODES = ("none", "zero", "set-none")
 ACTION_LETTERS = {"zero_()": "z", "set to None": "n"}
+ACTION_CODE_LETTERS = "bBaAzn"  # every letter actions_code() writes
 MAX_REPLAYED_ACTIONS = 200  # a link replays real backward calls; keep a hand-made one from costing much
 
 
@@ -63,7 +64,6 @@ class BackwardSession:
             for name, value in self.values.items()
         }
         self._last_output: torch.Tensor | None = None
-        self._last_retained = False
 
     # -- the function --------------------------------------------------------------------
     def forward(self) -> torch.Tensor:
@@ -88,20 +88,23 @@ class BackwardSession:
         """Build the function again from the same leaves and call .backward() on it."""
         output = self.forward()
         record = record_backward(output, self.leaves, self.output_name, retain_graph=retain_graph)
-        self._keep(output, retain_graph, record, "backward")
+        self._keep(output, record, "backward", retain_graph)
         return record
 
-    def backward_same_graph(self) -> BackwardPass:
-        """Call .backward() again on the last call's output, without building it again."""
+    def backward_same_graph(self, retain_graph: bool = False) -> BackwardPass:
+        """Call .backward(retain_graph=...) again on the last call's output, without building it again.
+
+        As in PyTorch, this works only while the graph is kept: every earlier call on this output must
+        have passed retain_graph=True. This call's own flag decides whether a further one can follow.
+        """
         if self._last_output is None:
             raise ExplorerError("There is no graph yet: call .backward() once first.")
-        retain = self._last_retained
         try:
-            record = record_backward(self._last_output, self.leaves, self.output_name, retain_graph=retain)
+            record = record_backward(self._last_output, self.leaves, self.output_name, retain_graph=retain_graph)
         except GraphFreedError as error:
-            self._note("refused", message=error.pytorch_message)
+            self._note("refused", message=error.pytorch_message, retain_graph=retain_graph)
             raise
-        self._keep(self._last_output, retain, record, "backward (same graph)")
+        self._keep(self._last_output, record, "backward (same graph)", retain_graph)
         return record
 
     def zero_grad(self, mode: str) -> None:
@@ -124,8 +127,8 @@ class BackwardSession:
         return [entry.grads[name] for entry in self.history if entry.is_backward]
 
     # -- bookkeeping ---------------------------------------------------------------------
-    def _keep(self, output, retained, record, action) -> None:
-        self._last_output, self._last_retained = output, retained
+    def _keep(self, output, record, action, retained) -> None:
+        self._last_output = output
         self.passes.append(record)
         self._note(action, retain_graph=retained)
 
@@ -134,28 +137,28 @@ class BackwardSession:
 
     # -- the history as a short code, so a link can carry it --------------------------------
     def actions_code(self) -> str:
-        """The student's actions as letters: b backward, B backward keeping the graph, a backward again
-        on the same graph, z zero_(), n set to None. Replaying them gives the same state."""
+        """The student's actions as letters: b backward, a backward again on the same graph (capitals
+        B and A: with retain_graph=True), z zero_(), n set to None. Replaying them gives the same state."""
         letters = []
         for entry in self.history:
             if entry.action == "backward":
                 letters.append("B" if entry.retain_graph else "b")
             elif entry.action in ("backward (same graph)", "refused"):
-                letters.append("a")
+                letters.append("A" if entry.retain_graph else "a")
             else:
                 letters.append(ACTION_LETTERS[entry.action])
         return "".join(letters)
 
     def replay(self, code: str) -> None:
         """Redo the actions of actions_code(), with real backward calls. Unknown letters are refused."""
-        if len(code) > MAX_REPLAYED_ACTIONS or set(code) - set("bBazn"):
+        if len(code) > MAX_REPLAYED_ACTIONS or set(code) - set(ACTION_CODE_LETTERS):
             raise ExplorerError("This link's list of actions is not one the explorer wrote; starting afresh.")
         for letter in code:
             if letter in "bB":
                 self.backward(retain_graph=letter == "B")
-            elif letter == "a":
+            elif letter in "aA":
                 try:
-                    self.backward_same_graph()
+                    self.backward_same_graph(retain_graph=letter == "A")
                 except ExplorerError:
                     pass  # refused then too: the history records it, as it did the first time
             else:

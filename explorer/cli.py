@@ -4,7 +4,6 @@ the work is done by the same functions the app calls."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 import torch
@@ -12,7 +11,7 @@ import torch
 from explorer.calls import ZERO_MODES, run_calls
 from explorer.errors import ExplorerError
 from explorer.lessons import all_lessons, get_lesson
-from explorer.values import format_number, parse_number
+from explorer.values import format_number, json_text, parse_number
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -135,7 +134,7 @@ def _show(args) -> int:
         values = {**lesson.defaults, **parse_assignments(args.set, lesson.variables)}
     session = run_calls(fn, values, args.calls, args.zero)
     if args.json:
-        print(json.dumps(session_report(name, session), indent=2))
+        print(json_text(session_report(name, session)))
         return 0
     print(title)
     print("values: " + ", ".join(f"{k} = {format_number(v)}" for k, v in values.items()))

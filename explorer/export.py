@@ -12,7 +12,6 @@ leaves. Files are written atomically (files.write_atomic): an error leaves nothi
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,7 @@ from explorer.graph import Graph
 from explorer.lessons import get_lesson, lesson_ids
 from explorer.notebook import Recipe, build_notebook, expression_recipe, lesson_recipe, notebook_text
 from explorer.player import standalone_html
-from explorer.values import parse_number
+from explorer.values import json_text, parse_number
 
 FORMATS = ("dot", "svg", "png", "pdf", "html", "json", "ipynb")
 MIME_TYPES = {
@@ -119,7 +118,7 @@ def json_bytes(trace: Trace) -> bytes:
 
     if not trace.passes:
         raise ExplorerError("There is no trace yet: call .backward() once first.")
-    return (json.dumps(session_report(trace.name, trace), indent=2) + "\n").encode("utf-8")
+    return (json_text(session_report(trace.name, trace)) + "\n").encode("utf-8")
 
 
 def ipynb_bytes(trace: Trace) -> bytes:

@@ -33,7 +33,7 @@ from explorer.legend import KIND_LABELS, Look, Palette, legend_items, look_for
 from explorer.collapse import GraphView
 from explorer.drawing import draw
 from explorer.forward import ForwardView
-from explorer.values import format_number
+from explorer.values import format_number, json_safe
 
 MAX_ANIMATED_NODES = 400  # above this the player warns that stepping through is long
 MAX_FRAMES = 1000  # above this many events, consecutive events share a frame
@@ -128,7 +128,8 @@ class Animation:
     story: str = ""  # a hash of what happened (frames, history), whatever the look: kept across a look change
 
     def to_dict(self) -> dict:
-        return {
+        """Plain, standard-JSON data for the player (an inf or NaN gradient becomes the text "inf" or "nan")."""
+        return json_safe({
             "version": 1,
             "signature": self.signature,
             "story": self.story,
@@ -150,7 +151,7 @@ class Animation:
             "font_size": self.font_size,
             "forward": self.forward,
             "start_step": self.start_step,
-        }
+        })
 
 
 # -- building ---------------------------------------------------------------------------------

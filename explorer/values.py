@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import torch
@@ -75,3 +76,41 @@ def format_number(value) -> str:
     if value == int(value) and abs(value) < 1e15:
         return str(int(value))
     return f"{value:.4g}"
+
+
+def json_safe(data):
+    """`data` with every inf, -inf and NaN written as the text "inf", "-inf" or "nan".
+
+    Standard JSON has no such numbers: Python writes `Infinity`, which browsers' JSON.parse and
+    most readers refuse. A gradient of sqrt(x) at 0 is inf, and it must reach the page as such.
+    """
+    if isinstance(data, float) and not math.isfinite(data):
+        return "nan" if math.isnan(data) else ("inf" if data > 0 else "-inf")
+    if isinstance(data, dict):
+        return {key: json_safe(value) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [json_safe(value) for value in data]
+    return data
+
+
+def json_text(data, indent: int | None = 2, **options) -> str:
+    """Standard JSON (never NaN or Infinity) for files, the CLI and the player."""
+    return json.dumps(json_safe(data), indent=indent, allow_nan=False, **options)
+
+
+def _not_finite(value) -> bool:
+    if isinstance(value, list):
+        return any(_not_finite(item) for item in value)
+    return isinstance(value, float) and not math.isfinite(value)
+
+
+def not_finite_note(values: dict) -> str | None:
+    """A sentence for the student when any of these named values (f, x.grad, ...) holds inf or NaN."""
+    names = [name for name, value in values.items() if _not_finite(value)]
+    if not names:
+        return None
+    shown = ", ".join(f"`{name}`" for name in names)
+    return (f"{shown} {'is' if len(names) == 1 else 'are'} not finite (inf or NaN): these are PyTorch's own values. "
+            "Tensors here are float32, whose largest number is about 3.4e38, so a bigger result becomes inf; "
+            "inf − inf, 0 × inf and 0/0 give NaN, and so does a function outside its range (sqrt or log of a "
+            "negative number). Smaller or other values give finite gradients.")

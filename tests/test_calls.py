@@ -1,6 +1,7 @@
 """Repeated calls on persistent leaves: accumulation, both zeroings, the freed graph, bad input."""
 
 import pytest
+import torch
 
 from explorer.calls import BackwardSession, run_calls
 from explorer.errors import BadValueError, ExplorerError, GraphFreedError
@@ -38,6 +39,33 @@ def test_same_graph_again_fails_then_works_with_retain_graph():
     session.backward(retain_graph=True)
     session.backward_same_graph()
     assert session.grad_history("x") == [6.0, 12.0, 18.0]
+
+
+def test_same_graph_calls_follow_pytorchs_retain_graph_rule():
+    """Each call's own retain_graph decides whether the next same-graph call may run, as in PyTorch."""
+    x = torch.tensor(3.0, requires_grad=True)
+    f = x ** 2
+    f.backward(retain_graph=True)
+    f.backward()  # allowed: the graph was kept; this call frees it
+    with pytest.raises(RuntimeError, match="second time"):
+        f.backward()
+    session = BackwardSession(square, {"x": 3.0})
+    session.backward(retain_graph=True)
+    session.backward_same_graph()
+    with pytest.raises(GraphFreedError):
+        session.backward_same_graph()
+    assert session.grads()["x"] == pytest.approx(x.grad.item(), rel=1e-6)
+    assert session.actions_code() == "Baa"
+    # keeping the graph on the same-graph call itself lets one more follow
+    kept = BackwardSession(square, {"x": 3.0})
+    kept.backward(retain_graph=True)
+    kept.backward_same_graph(retain_graph=True)
+    kept.backward_same_graph()
+    assert kept.grad_history("x") == [6.0, 12.0, 18.0]
+    assert kept.actions_code() == "BAa"
+    again = BackwardSession(square, {"x": 3.0})
+    again.replay("BAaa")
+    assert again.grad_history("x") == [6.0, 12.0, 18.0] and again.history[-1].action == "refused"
 
 
 @pytest.mark.parametrize("bad", ["abc", "nan", "inf", "-inf", "", "1e999"])

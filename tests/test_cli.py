@@ -67,3 +67,12 @@ def test_bad_input_exits_non_zero_with_a_message(args, words):
     assert done.returncode == 2
     assert words in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_show_json_writes_inf_as_text_not_an_invalid_number():
+    done = cli("show", "--expr", "sqrt(x)", "--set", "x=0", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout, parse_constant=lambda constant: pytest.fail(f"non-standard JSON {constant}"))
+    x = torch.tensor(0.0, requires_grad=True)
+    torch.sqrt(x).backward()
+    assert report["calls"][-1]["grads_after"]["x"] == str(x.grad.item()) == "inf"  # 1 / (2·sqrt(0))

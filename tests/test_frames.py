@@ -395,3 +395,27 @@ def test_forward_of_the_sessions_own_leaves_links_to_the_animated_pass(lesson):
         assert graph.node(step.node).name.startswith(OPERATOR_NODES[operator]), step.text
         assert animation.forward["drawn"][step.node] in svg_ids
     assert forward.steps[-1].result == session.output_name
+
+
+def _strict_json(text):
+    """json.loads that refuses NaN and Infinity, as a browser's JSON.parse does."""
+    def refuse(constant):
+        raise ValueError(f"not standard JSON: {constant}")
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.mark.parametrize("fn, value, expected", [
+    (lambda x: torch.sqrt(x), 0.0, "inf"),  # d sqrt(x)/dx at 0 is inf
+    (lambda x: torch.sqrt(x) * 0, 0.0, "nan"),  # 0 × inf
+    (lambda x: x ** 3, 1e20, "inf"),  # 3x² overflows float32
+])
+def test_player_data_stays_standard_json_with_inf_or_nan(fn, value, expected):
+    x = torch.tensor(value, requires_grad=True)
+    torch_grad = torch.autograd.grad(fn(x), [x])[0].item()
+    assert format_number(torch_grad) == expected  # the case really is not finite in PyTorch
+    animation = build_animation(run_calls(fn, {"x": value}, 1))
+    data = _strict_json(json.dumps(animation.to_dict(), allow_nan=False))
+    assert data["history"]["entries"][-1]["texts"]["x"] == expected
+    embedded = re.search(r'<script type="application/json" id="player-data">(.*?)</script>',
+                         standalone_html(animation, "x"), re.S).group(1)
+    assert _strict_json(embedded)["history"]["entries"][-1]["grads"]["x"] == expected

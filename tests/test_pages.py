@@ -138,6 +138,39 @@ def test_freed_graph_is_explained_and_the_page_keeps_working():
     assert not at.error and metric(at, "x.grad") == "18"
 
 
+def test_same_graph_call_uses_the_retain_box_as_it_is_now():
+    """retain_graph ticked for the first call only: one more same-graph call runs, the next is refused
+    (PyTorch: f.backward(retain_graph=True); f.backward(); f.backward() fails on the third)."""
+    at = open_page("gradients")
+    key = "gradients:requires-grad"
+    at.checkbox(key=f"{key}:retain").check().run()
+    click(at, f"{key}:backward")
+    at.checkbox(key=f"{key}:retain").uncheck().run()
+    click(at, f"{key}:again")
+    assert not at.error and metric(at, "x.grad") == "12"
+    click(at, f"{key}:again")
+    assert any("second time" in e.value for e in at.error) and metric(at, "x.grad") == "12"
+    assert at.query_params["ops"] == "Baa"
+
+
+def test_an_overflowing_value_is_shown_and_explained():
+    """x = 1e20: f = x**2 overflows float32 to inf, as in PyTorch; the page says why, and the
+    player's data stays standard JSON (a browser's JSON.parse refuses Infinity)."""
+    at = open_page("gradients", {"x": "1e20", "ops": "b"})
+    assert not at.exception and metric(at, "f") == "inf" and metric(at, "x.grad") == "2e+20"
+    assert any("not finite" in warning.value and "float32" in warning.value for warning in at.warning)
+    data = json.loads(at.get("bidi_component")[0].proto.json, parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
+    assert data["history"]["entries"][-1]["texts"]["x"] == "2e+20"
+
+
+def test_by_hand_caption_after_a_refused_call():
+    """A refused same-graph call changes no .grad, so the accumulation is still explained."""
+    at = open_page("by-hand", {"x": "4", "ops": "bbab"})
+    check = at.table[-1].value
+    assert list(check["autograd (last call)"]) == ["24"] and list(check["agree"]) == ["no"]  # 3 calls of 2x
+    assert any("accumulated over several calls" in caption.value for caption in at.caption)
+
+
 @pytest.mark.parametrize("text", ["abc", "nan", "inf", ""])
 def test_bad_value_shows_an_error_and_recovers(text):
     at = open_page("gradients")

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import functools
 import html
-import json
 from pathlib import Path
 
 from explorer.frames import Animation
+from explorer.values import json_text
 
 HERE = Path(__file__).resolve().parent
 
@@ -79,7 +79,7 @@ def standalone_html(animation: Animation, title: str) -> str:
     if "</script" in js.lower():
         raise ValueError("player.js must not contain '</script', it is inlined into a <script> element")
     # In a <script> element only "</" can end it early; "<\/" means the same inside a JSON string.
-    data = json.dumps(animation.to_dict(), ensure_ascii=False).replace("</", "<\\/")
+    data = json_text(animation.to_dict(), indent=None, ensure_ascii=False).replace("</", "<\\/")
     escaped_title = html.escape(title)
     theme = ' data-theme="dark"' if animation.dark else ""
     presentation = ' class="presentation"' if animation.presentation else ""

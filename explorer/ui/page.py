@@ -28,7 +28,7 @@ from explorer.predict import agrees as predict_agrees
 from explorer.ui.predict import predict_first
 from explorer.ui.state import (current_look, forget_function, forget_step, record_actions, record_step,
                                restore_actions, share_link, start_step)
-from explorer.values import format_number, parse_number
+from explorer.values import format_number, not_finite_note, parse_number
 
 
 TORCHVIZ_MAX_NODES = 300  # beyond this, torchviz's layout may take minutes (see explorer/bench.py)
@@ -148,7 +148,7 @@ def _backward_controls(session: BackwardSession, key: str):
         if buttons[3].button("Backward again, same graph", key=f"{key}:again",
                              help="Call .backward() on the last output without building it again"):
             forget_step()
-            session.backward_same_graph()
+            session.backward_same_graph(retain_graph=retain)
         if buttons[4].button("Start over", key=f"{key}:reset", help="New leaves, no history"):
             st.session_state[f"{key}:session"] = BackwardSession(session.fn, dict(session.values), session.output_name)
             st.rerun()
@@ -166,6 +166,9 @@ def _show_results(session: BackwardSession, key: str, lesson: Lesson | None) -> 
     columns[0].metric(f"{session.output_name}", format_number(session.value()))
     for column, (name, value) in zip(columns[1:], grads.items()):
         column.metric(f"{name}.grad", format_number(value))
+    note = not_finite_note({session.output_name: session.value(), **{f"{n}.grad": v for n, v in grads.items()}})
+    if note:
+        st.warning(note)
     if session.history:
         st.markdown(accumulation_strip(session))
     latest = session.passes[-1] if session.passes else None
@@ -289,6 +292,9 @@ def _by_hand_check(session: BackwardSession, lesson: Lesson) -> None:
     st.table(rows)
     calls_since_zeroing = 0
     for entry in session.history:
-        calls_since_zeroing = calls_since_zeroing + 1 if entry.is_backward else 0
+        if entry.is_backward:
+            calls_since_zeroing += 1
+        elif entry.action in ("zero_()", "set to None"):  # a refused call leaves .grad as it was
+            calls_since_zeroing = 0
     if any(row["agree"] == "no" for row in rows) and calls_since_zeroing > 1:
         st.caption("They differ because .grad has accumulated over several calls: zero it and call again.")

@@ -5,7 +5,7 @@ import re
 import torch
 from playwright.sync_api import expect
 
-from browser_support import metric, screenshot, wait_for_app
+from browser_support import metric, screenshot, the_player, wait_for_app
 from explorer.values import format_number
 
 
@@ -66,3 +66,17 @@ def test_hostile_text_gets_a_message(page, server):
     box.press("Enter")
     wait_for_app(page)
     expect(page.locator("[data-testid='stAlertContentError']").first).to_contain_text("not one of them")
+
+
+def test_an_infinite_gradient_plays(page, server):
+    """d sqrt(x)/dx at 0 is inf in PyTorch: the player must draw it, not fail to read its data."""
+    x = torch.tensor(0.0, requires_grad=True)
+    torch.sqrt(x).backward()
+    page.goto(f"{server}/Playground?expr=sqrt(x)&x=0&ops=b")
+    wait_for_app(page)
+    expect(metric(page, "x.grad")).to_have_text(format_number(x.grad.item()))
+    player = the_player(page)
+    player.focus()
+    page.keyboard.press("End")
+    expect(player.locator(".agp-svg")).to_contain_text("grad = inf")
+    expect(page.get_by_text("not finite")).to_be_visible()
