@@ -67,6 +67,20 @@ def test_lecturer_mode_from_the_url_and_the_toggle():
     assert not any("font-size: 22px" in h.proto.body for h in at.get("html"))
 
 
+def test_lecturer_mode_stays_on_across_pages():
+    """With the sidebar hidden, a lecturer moves by the home page's links: the mode must follow."""
+    at = open_app("Home.py")
+    at.toggle(key="lecturer-mode").set_value(True).run()
+    assert at.query_params["present"] == "1"
+    at.switch_page("pages/3_Accumulation.py").run()
+    assert at.toggle(key="lecturer-mode").value is True
+    assert at.query_params["present"] == "1"
+    assert any("font-size: 22px" in h.proto.body for h in at.get("html"))
+    at.toggle(key="lecturer-mode").set_value(False).run()
+    at.switch_page("Home.py").run()
+    assert at.toggle(key="lecturer-mode").value is False and "present" not in at.query_params
+
+
 def test_lecturer_mode_draws_large_type():
     at = open_app("pages/1_Gradients.py", {"present": "1"})
     url = at.get("image")[0].proto.imgs[0].url

@@ -19,20 +19,29 @@ from explorer.legend import Look, look_for
 ACTIONS, STEP, PRESENT, PREDICT, LESSON, EXPR = "ops", "step", "present", "predict", "lesson", "expr"
 # Every URL parameter that is not a variable's value (the playground refuses these as variable names).
 STATE_PARAMS = frozenset({ACTIONS, STEP, PRESENT, PREDICT, LESSON, EXPR})
-PRESENT_KEY = "lecturer-mode"
+PRESENT_KEY = "lecturer-mode"  # the toggle's widget key
+# Where the mode itself is kept. Streamlit drops a widget's state when another page runs, so the
+# toggle alone would switch lecturer mode off at every change of page.
+PRESENT_STORE = "lecturer-mode-on"
 
 
 def presentation_toggle() -> bool:
     """Lecturer mode: large type, thick lines, a colour-blind-safe palette, no sidebar."""
-    if PRESENT_KEY not in st.session_state:
-        st.session_state[PRESENT_KEY] = st.query_params.get(PRESENT) == "1"
-    on = st.toggle("Lecturer mode", key=PRESENT_KEY, help="Large type and high contrast for a projector or a shared screen")
+    if PRESENT_STORE not in st.session_state:
+        st.session_state[PRESENT_STORE] = st.query_params.get(PRESENT) == "1"
+    st.session_state[PRESENT_KEY] = st.session_state[PRESENT_STORE]
+    on = st.toggle("Lecturer mode", key=PRESENT_KEY, on_change=_keep_presentation,
+                   help="Large type and high contrast for a projector or a shared screen")
     if on:
         st.query_params[PRESENT] = "1"
         st.html(PRESENTATION_CSS)
     elif PRESENT in st.query_params:
         del st.query_params[PRESENT]
     return on
+
+
+def _keep_presentation() -> None:
+    st.session_state[PRESENT_STORE] = st.session_state[PRESENT_KEY]
 
 
 # Streamlit sizes its text in rem, so a bigger root font scales the whole page at once.
@@ -54,7 +63,7 @@ def is_dark() -> bool:
 
 
 def current_look() -> Look:
-    return look_for(dark=is_dark(), presentation=bool(st.session_state.get(PRESENT_KEY)))
+    return look_for(dark=is_dark(), presentation=bool(st.session_state.get(PRESENT_STORE)))
 
 
 def restore_actions(session: BackwardSession, page: str) -> None:

@@ -1,5 +1,7 @@
 """Lecturer mode, deep links and predict-then-reveal in a real browser, with screenshots."""
 
+import re
+
 import torch
 from playwright.sync_api import expect
 
@@ -49,3 +51,17 @@ def test_lecturer_mode_hides_the_sidebar_and_enlarges_type(page, server):
     page.get_by_role("button", name="Call .backward()").click()
     expect(page.locator(".agp-root")).to_be_visible()
     screenshot(page, "lecturer-mode")
+
+
+def test_lecturer_mode_follows_the_home_pages_links(page, server):
+    page.goto(server)
+    wait_for_app(page)
+    page.locator("label", has_text="Lecturer mode").click()
+    wait_for_app(page)
+    expect(page.locator("[data-testid='stSidebar']")).to_be_hidden()
+    page.get_by_role("link", name="Accumulation").first.click()
+    wait_for_app(page)
+    expect(page.get_by_role("heading", name=get_lesson("accumulation").title)).to_be_visible()
+    expect(page.locator("[data-testid='stSidebar']")).to_be_hidden()
+    expect(page).to_have_url(re.compile(r"/Accumulation\?.*present=1"))
+    assert page.eval_on_selector("html", "e => parseFloat(getComputedStyle(e).fontSize)") >= 20
