@@ -7,7 +7,8 @@ The pipeline, one module a stage:
     backward.py  record: a real .backward() with node hooks -> BackwardPass (engine order)
     calls.py     repeated calls on persistent leaves, zeroing, the freed-graph error
     render.py    Graph (+ a pass) -> DOT in one colour legend (legend.py) -> SVG via dot
-    api.py       explorer.draw(tensor) and explorer.animate(fn, params), for Jupyter and scripts
+    api.py       explorer.draw(tensor), explorer.animate(fn, params) and explorer.session(fn, params),
+                 for Jupyter and scripts
     export.py    every format from a lesson or a session (notebook.py: .ipynb; site.py: a static site)
     cli.py       `python -m explorer ...`
 
@@ -18,7 +19,7 @@ from explorer.errors import ExplorerError
 from explorer.graph import Graph, capture
 from explorer.backward import BackwardPass, record_backward
 from explorer.calls import BackwardSession
-from explorer.api import Diagram, Flow, animate, draw
+from explorer.api import Diagram, Flow, animate, animate_session, draw, session
 
 __all__ = ["ExplorerError", "Graph", "capture", "BackwardPass", "record_backward", "BackwardSession",
-           "Diagram", "Flow", "animate", "draw"]
+           "Diagram", "Flow", "animate", "animate_session", "draw", "session"]

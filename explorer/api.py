@@ -280,13 +280,36 @@ def animate(fn: Callable[..., torch.Tensor], params: Mapping[str, Any] | torch.n
     ("zero") or `.grad = None` ("set-none").
     """
     check_zeroing(zero)
+    calls_made = repeat_calls(session(fn, params, name), calls, zero)
+    return animate_session(calls_made, title=title or _title_of(fn), expand=expand)
+
+
+def session(fn: Callable[..., torch.Tensor], params: Mapping[str, Any] | torch.nn.Module | None = None,
+            name: str = "f") -> BackwardSession:
+    """Leaves for `fn` (handed over as for `animate`) and no call yet: make the calls yourself, in
+    any order, then animate them with `animate_session`:
+
+        s = explorer.session(lambda x: x**2, {"x": 5.0})
+        s.backward(); s.backward(); s.zero_grad("zero"); s.backward()
+        explorer.animate_session(s)
+
+    Besides `backward(retain_graph=False)` a session has `backward_same_graph(retain_graph=False)`
+    (.backward() again on the last output, refused as PyTorch refuses it once the graph is freed)
+    and `zero_grad("zero")` (.grad.zero_()) or `zero_grad("set-none")` (.grad = None).
+    """
     if not callable(fn):
         raise ExplorerError(f"fn must be a function that returns a tensor, not a {type(fn).__name__}.")
     pass_leaves = _takes_arguments(fn)
-    leaves = _leaves(params, pass_leaves)
-    session = repeat_calls(_LeafSession(fn, leaves, name, pass_leaves), calls, zero)
-    animation = build_animation(session, expand=expand)
-    return Flow(session, animation, diagram_of_pass(session.passes[-1], expand), title or _title_of(fn))
+    return _LeafSession(fn, _leaves(params, pass_leaves), name, pass_leaves)
+
+
+def animate_session(calls_made: BackwardSession, title: str | None = None, expand: bool = False) -> Flow:
+    """The player of a session's last backward call, with the .grad history of everything done to it."""
+    if not calls_made.passes:
+        raise ExplorerError("There is nothing to animate yet: call .backward() on the session first.")
+    animation = build_animation(calls_made, expand=expand)
+    return Flow(calls_made, animation, diagram_of_pass(calls_made.passes[-1], expand),
+                title or _title_of(calls_made.fn))
 
 
 # -- helpers ----------------------------------------------------------------------------------

@@ -76,16 +76,29 @@ def calls_and_zeroing(session: BackwardSession) -> tuple[int, str]:
     return max(calls, 1), zero
 
 
+def steps_of(session: BackwardSession, calls: int, zero: str) -> tuple[tuple[str, bool], ...] | None:
+    """The session's actions, for a notebook to redo one by one; None when `calls` calls with `zero`
+    between them (what explorer.animate does) give exactly the same history."""
+    done = tuple((entry.action, entry.retain_graph) for entry in session.history)
+    uniform = []
+    for call in range(calls):
+        if call > 0 and zero != "none":
+            uniform.append(("zero_()" if zero == "zero" else "set to None", False))
+        uniform.append(("backward", False))
+    return None if not done or done == tuple(uniform) else done
+
+
 def recipe_for_session(session: BackwardSession, lesson=None) -> Recipe | None:
     """A notebook recipe for a lesson's session or a playground expression's; None for any other function."""
     calls, zero = calls_and_zeroing(session)
+    steps = steps_of(session, calls, zero)
     if lesson is not None:
-        return lesson_recipe(lesson, session.values, calls, zero)
+        return lesson_recipe(lesson, session.values, calls, zero, steps)
     from explorer.expr import Expression
 
     owner = getattr(session.fn, "__self__", None)
     if isinstance(owner, Expression):
-        return expression_recipe(owner.text, session.values, calls, zero)
+        return expression_recipe(owner.text, session.values, calls, zero, steps)
     return None
 
 

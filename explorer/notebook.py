@@ -18,7 +18,7 @@ import nbformat
 import torch
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from explorer.api import animate, draw
+from explorer.api import animate, animate_session, draw, session
 from explorer.errors import ExplorerError
 from explorer.lessons import Lesson
 from explorer.values import format_number
@@ -61,9 +61,42 @@ class Recipe:
     origin: str = ""  # one line: where it came from
     output_name: str = "f"
     metadata: dict | None = None
+    # The exact actions, when they are not `calls` with one zeroing between them: (action, retain_graph)
+    # pairs as the app's history names them ("backward", "backward (same graph)", "zero_()", ...).
+    steps: tuple[tuple[str, bool], ...] | None = None
 
 
-def lesson_recipe(lesson: Lesson, values: dict[str, Any] | None = None, calls: int = 1, zero: str = "none") -> Recipe:
+# How the notebook redoes each action of the app's history: the session method and its arguments.
+# A refused call (the graph was already freed) changed nothing, so the notebook notes it and goes on.
+STEP_CALLS = {
+    "backward": ("backward", {}),
+    "backward (same graph)": ("backward_same_graph", {}),
+    "zero_()": ("zero_grad", {"mode": "zero"}),
+    "set to None": ("zero_grad", {"mode": "set-none"}),
+}
+
+
+def _step_code(action: str, retain: bool) -> str:
+    if action not in STEP_CALLS:
+        return "# (here .backward() was called on a freed graph and refused: nothing changed)"
+    method, arguments = STEP_CALLS[action]
+    if method != "zero_grad" and retain:
+        arguments = {"retain_graph": True}
+    return f"session.{method}(" + ", ".join(f"{key}={value!r}" for key, value in arguments.items()) + ")"
+
+
+def _run_steps(recipe: "Recipe"):
+    """The same actions as the notebook's cell, run here on a new session."""
+    done = session(recipe.fn, dict(recipe.values), name=recipe.output_name)
+    for action, retain in recipe.steps:
+        if action in STEP_CALLS:
+            method, arguments = STEP_CALLS[action]
+            getattr(done, method)(**({"retain_graph": retain} if method != "zero_grad" else arguments))
+    return animate_session(done, title=recipe.title)
+
+
+def lesson_recipe(lesson: Lesson, values: dict[str, Any] | None = None, calls: int = 1, zero: str = "none",
+                  steps: tuple[tuple[str, bool], ...] | None = None) -> Recipe:
     return Recipe(
         title=lesson.title,
         explanation=lesson.explanation,
@@ -76,10 +109,12 @@ def lesson_recipe(lesson: Lesson, values: dict[str, Any] | None = None, calls: i
         origin=f"lesson `{lesson.id}`",
         output_name=lesson.output_name,
         metadata={"lesson": lesson.id},
+        steps=steps,
     )
 
 
-def expression_recipe(text: str, values: dict[str, Any], calls: int = 1, zero: str = "none") -> Recipe:
+def expression_recipe(text: str, values: dict[str, Any], calls: int = 1, zero: str = "none",
+                      steps: tuple[tuple[str, bool], ...] | None = None) -> Recipe:
     """A playground expression: the notebook parses the same text with explorer.expr (never eval)."""
     from explorer.expr import parse_expression
 
@@ -102,6 +137,7 @@ def expression_recipe(text: str, values: dict[str, Any], calls: int = 1, zero: s
         zero=zero,
         origin="the playground",
         metadata={"expression": expression.text},
+        steps=steps,
     )
 
 
@@ -118,23 +154,41 @@ def build_notebook(recipe: Recipe) -> nbformat.NotebookNode:
                  "print(diagram.dot)\ndiagram")
     zero_literal = "None" if recipe.zero == "none" else repr(recipe.zero)
     values_literal = "{" + ", ".join(f"{name!r}: {value!r}" for name, value in recipe.values.items()) + "}"
-    opening = "flow = explorer.animate("
-    animate_code = (f"{opening}{recipe.function}, {values_literal}, calls={recipe.calls}, zero={zero_literal},\n"
-                    f"{' ' * len(opening)}title={recipe.title!r})\nflow")
+    if recipe.steps is None:
+        opening = "flow = explorer.animate("
+        animate_code = (f"{opening}{recipe.function}, {values_literal}, calls={recipe.calls}, zero={zero_literal},\n"
+                        f"{' ' * len(opening)}title={recipe.title!r})\nflow")
+    else:
+        animate_code = "\n".join([
+            "# The same actions as in the app, one by one, on leaf tensors that persist between them.",
+            f"session = explorer.session({recipe.function}, {values_literal})",
+            *(_step_code(action, retain) for action, retain in recipe.steps),
+            f"flow = explorer.animate_session(session, title={recipe.title!r})",
+            "flow",
+        ])
     grads_code = 'for name, grad in flow.grads.items():\n    print(f"{name}.grad = {grad}")'
 
     # The outputs: the same calls the cells make, run here.
     leaves = {name: torch.tensor(value, requires_grad=True) for name, value in recipe.values.items()}
     diagram = draw(recipe.fn(**leaves), params=leaves, name=recipe.output_name)
-    flow = animate(recipe.fn, dict(recipe.values), calls=recipe.calls, zero=None if recipe.zero == "none" else recipe.zero,
-                   title=recipe.title)
+    if recipe.steps is None:
+        flow = animate(recipe.fn, dict(recipe.values), calls=recipe.calls,
+                       zero=None if recipe.zero == "none" else recipe.zero, title=recipe.title)
+    else:
+        flow = _run_steps(recipe)
     printed = io.StringIO()
     with redirect_stdout(printed):
         for name, grad in flow.grads.items():
             print(f"{name}.grad = {grad}")
 
     at = ", ".join(f"{name} = {format_number(value)}" for name, value in recipe.values.items())
-    calls = "once" if recipe.calls == 1 else f"{recipe.calls} times, {ZERO_WORDS[recipe.zero]}"
+    if recipe.steps is None:
+        calls = "once" if recipe.calls == 1 else f"{recipe.calls} times, {ZERO_WORDS[recipe.zero]}"
+        how = (f"`explorer.animate` calls `.backward()` {calls}, on the same leaf tensors, and plays the last call "
+               "in the engine's own order.")
+    else:
+        how = ("`explorer.session` holds the leaf tensors; the cell redoes what was done in the app, call by call "
+               "and zeroing by zeroing, and `explorer.animate_session` plays the last call in the engine's own order.")
     cells = [
         _markdown("intro", f"# {recipe.title}\n\n{recipe.explanation}\n\n"
                            f"*From Autograd Explorer ({recipe.origin}). Every output below is saved; run all "
@@ -152,8 +206,7 @@ def build_notebook(recipe: Recipe) -> nbformat.NotebookNode:
             _result(diagram, 3),
         ]),
         _markdown("flow-text",
-                  f"## The backward pass, step by step\n\n`explorer.animate` calls `.backward()` {calls}, on the "
-                  "same leaf tensors, and plays the last call in the engine's own order. Click the player "
+                  f"## The backward pass, step by step\n\n{how} Click the player "
                   "and press Space to play, ← → to step, End to jump to the result. A viewer that runs no "
                   "JavaScript shows the final state as a picture instead. `flow.save(\"flow.html\")` writes "
                   "the player as one file that works offline."),
@@ -165,6 +218,7 @@ def build_notebook(recipe: Recipe) -> nbformat.NotebookNode:
         "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
         "language_info": {"name": "python"},
         "autograd_explorer": {**(recipe.metadata or {}), "values": recipe.values, "calls": recipe.calls,
+                              "steps": [list(step) for step in recipe.steps] if recipe.steps is not None else None,
                               "zero": recipe.zero, "dot": diagram.dot},
     })
     nbformat.validate(notebook)

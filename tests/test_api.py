@@ -272,3 +272,20 @@ def test_animate_on_the_gpu():  # pragma: no cover - runs where CUDA is availabl
     flow = explorer.animate(loss, params, calls=1)
     for (name, _), grad in zip(params.items(), expected):
         assert close(flow.grads[name], grad.cpu()), name
+
+
+def test_a_session_takes_calls_in_any_order_and_animates_them():
+    s = explorer.session(lambda x, y: x ** 2 * y, {"x": 3.0, "y": 2.0})
+    with pytest.raises(ExplorerError, match="nothing to animate"):
+        explorer.animate_session(s)
+    s.backward()
+    s.zero_grad("set-none")
+    s.backward(retain_graph=True)
+    s.backward_same_graph()
+    flow = explorer.animate_session(s, title="mine")
+    x, y = torch.tensor(3.0, requires_grad=True), torch.tensor(2.0, requires_grad=True)
+    gx, gy = torch.autograd.grad(x ** 2 * y, [x, y])
+    assert close(flow.grads["x"], 2 * gx) and close(flow.grads["y"], 2 * gy)  # None, then two calls
+    assert [mark.action for mark in flow.animation.history] == [
+        "backward", "set to None", "backward", "backward (same graph)"]
+    assert flow.title == "mine" and flow.animation.calls == 3

@@ -17,8 +17,12 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import torch
 
 from explorer import export
+from explorer.calls import BackwardSession
+from explorer.errors import GraphFreedError
+from explorer.export import recipe_for_session
 from explorer.lessons import all_lessons, get_lesson
 from explorer.notebook import SETUP, build_notebook, lesson_recipe, notebook_text
 
@@ -140,3 +144,29 @@ def test_notebooks_are_deterministic(tmp_path):
     assert first.read_bytes() == second.read_bytes()
     assert [cell.id for cell in nbformat.read(first, as_version=4).cells] == [
         "intro", "setup", "function-text", "function", "graph-text", "graph", "flow-text", "flow", "grads-text", "grads"]
+
+
+def test_a_sessions_notebook_redoes_its_exact_actions(kernel):
+    """A history no `calls`/`zero` pair can say (a kept graph, a same-graph call, a refused one, a
+    zeroing, two more calls) comes back action for action, and ends at the session's own .grad."""
+    lesson = get_lesson("accumulation")
+    session = BackwardSession(lesson.fn, {"w": 5.0})
+    session.backward()
+    session.backward(retain_graph=True)
+    session.backward_same_graph()
+    with pytest.raises(GraphFreedError):
+        session.backward_same_graph()
+    session.zero_grad("zero")
+    session.backward()
+    session.backward()
+    notebook = build_notebook(recipe_for_session(session, lesson))
+    flow_code = next(cell.source for cell in notebook.cells if cell.get("id") == "flow")
+    assert "session.backward(retain_graph=True)" in flow_code and "refused" in flow_code
+    executed, *_ = run(notebook, kernel)
+    ran = next(cell for cell in executed.cells if cell.get("id") == "grads")
+    w = torch.tensor(5.0, requires_grad=True)
+    grad = torch.autograd.grad(lesson.fn(w=w), [w])[0].item()
+    assert outputs(ran) == [("stream", "stdout", f"w.grad = {2 * grad}\n")]  # zeroed, then two calls
+    assert session.grads()["w"] == 2 * grad
+    history = executed.cells[[c.get("id") for c in executed.cells].index("flow")].outputs[0].data["text/plain"]
+    assert "5 backward calls" in history  # b, B, a and the two after zeroing; the refused one made none
