@@ -31,3 +31,10 @@ def open_app(path: str, query: dict | None = None):
 def metric(at, label: str) -> str:
     """The value an st.metric with this label shows."""
     return next(m.value for m in at.metric if m.label == label)
+
+
+def shown(markdown: str) -> str:
+    """What a reader sees of a message the app escaped for Markdown (explorer.ui.markdown.literal)."""
+    import re
+
+    return re.sub(r"\\(.)", r"\1", markdown)

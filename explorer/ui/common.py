@@ -36,3 +36,4 @@ def legend_html() -> str:
 def show_svg(svg: str) -> None:
     """A static Graphviz SVG. (st.html strips SVG elements, so it goes in as an image.)"""
     st.image(svg, width="stretch")
+

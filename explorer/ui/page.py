@@ -29,6 +29,7 @@ from explorer.ui.predict import predict_first
 from explorer.ui.state import (current_look, forget_function, forget_step, record_actions, record_step,
                                restore_actions, share_link, start_step)
 from explorer.values import format_number, not_finite_note, parse_number
+from explorer.ui.markdown import literal
 
 
 TORCHVIZ_MAX_NODES = 300  # beyond this, torchviz's layout may take minutes (see explorer/bench.py)
@@ -83,7 +84,7 @@ def explore(fn: Callable[..., torch.Tensor], variables: list[str], defaults: dic
         try:
             check(BackwardSession(fn, dict(values), output_name).forward())
         except ExplorerError as error:
-            st.error(str(error))
+            st.error(literal(str(error)))
             return None
     session = _session_for(fn, values, key, output_name)
     beside = _backward_controls(session, key)
@@ -92,7 +93,7 @@ def explore(fn: Callable[..., torch.Tensor], variables: list[str], defaults: dic
             _show_results(session, key, lesson)
             download_buttons(session, lesson.title if lesson else "playground", lesson=lesson, key=f"{key}:downloads")
     except ExplorerError as error:
-        st.error(str(error))
+        st.error(literal(str(error)))
     record_actions(session)
     share_link()
     return session
@@ -113,7 +114,7 @@ def _value_inputs(variables: list[str], defaults: dict, key: str, parse=parse_nu
         except ExplorerError as error:
             problems.append(str(error))
     for problem in problems:
-        st.error(problem)
+        st.error(literal(problem))
     return None if problems else values
 
 
@@ -153,9 +154,9 @@ def _backward_controls(session: BackwardSession, key: str):
             st.session_state[f"{key}:session"] = BackwardSession(session.fn, dict(session.values), session.output_name)
             st.rerun()
     except GraphFreedError as error:
-        st.error(str(error), icon="🛑")
+        st.error(literal(str(error)), icon="🛑")
     except ExplorerError as error:
-        st.error(str(error))
+        st.error(literal(str(error)))
     return options[1]
 
 
@@ -205,7 +206,7 @@ def _torchviz_view(session: BackwardSession) -> None:
     try:
         show_svg(to_svg(torchviz_dot(output, session.leaves, stable_ids=True)))
     except (ExplorerError, RecursionError) as error:
-        st.info(f"torchviz could not draw this graph: {error}")
+        st.info(literal(f"torchviz could not draw this graph: {error}"))
 
 
 def _graph_view(session: BackwardSession, key: str) -> None:

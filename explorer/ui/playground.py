@@ -13,6 +13,7 @@ from explorer.expr import CONSTANTS, FUNCTIONS, check_output, parse_expression, 
 from explorer.ui.common import setup_page
 from explorer.ui.page import explore
 from explorer.ui.state import STATE_PARAMS, forget_function
+from explorer.ui.markdown import literal
 
 EXAMPLES = ["5*x**2 + x*y + 2*y**3", "sin(x) * exp(-y)", "tanh(w*x + b)", "sum(v * v)", "(w - 2)**2"]
 KEY = "playground"
@@ -40,7 +41,7 @@ def playground_page() -> None:
     try:
         expression = parse_expression(text)
     except ExplorerError as error:
-        st.error(str(error))
+        st.error(literal(str(error)))
         return
     if st.query_params.get("expr", expression.text) != expression.text:
         forget_function(keep_values=True)  # x keeps its value from x**2 to x**3

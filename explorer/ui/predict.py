@@ -15,6 +15,7 @@ from explorer.lessons import Lesson
 from explorer.predict import judge
 from explorer.ui.state import PREDICT
 from explorer.values import format_number, parse_number
+from explorer.ui.markdown import literal
 
 SCORE_KEY = "predict:score"  # (right, checked), for the whole session
 
@@ -47,7 +48,7 @@ def predict_first(session: BackwardSession, key: str, lesson: Lesson | None, tog
     if checked:
         if problems:
             for problem in problems:
-                st.error(problem)
+                st.error(literal(problem))
         else:
             st.session_state[revealed_key] = (session, _check(session, guesses, lesson))
     checked_on, verdicts = st.session_state.get(revealed_key, (None, None))

@@ -15,6 +15,7 @@ import streamlit as st
 from explorer.calls import BackwardSession
 from explorer.errors import ExplorerError
 from explorer.legend import Look, look_for
+from explorer.ui.markdown import literal
 
 ACTIONS, STEP, PRESENT, PREDICT, LESSON, EXPR = "ops", "step", "present", "predict", "lesson", "expr"
 # Every URL parameter that is not a variable's value (the playground refuses these as variable names).
@@ -78,7 +79,7 @@ def restore_actions(session: BackwardSession, page: str) -> None:
         try:
             session.replay(code)
         except ExplorerError as error:
-            st.warning(str(error))
+            st.warning(literal(str(error)))
 
 
 def record_actions(session: BackwardSession) -> None:

@@ -65,7 +65,13 @@ def test_hostile_text_gets_a_message(page, server):
     box.fill("__import__('os').system('touch /tmp/owned')")
     box.press("Enter")
     wait_for_app(page)
-    expect(page.locator("[data-testid='stAlertContentError']").first).to_contain_text("not one of them")
+    error = page.locator("[data-testid='stAlertContentError']").first
+    expect(error).to_contain_text("not one of them")
+    expect(error).to_contain_text("__import__")  # read as typed, not as Markdown's bold
+    box.fill("9**9**9*x")
+    box.press("Enter")
+    wait_for_app(page)
+    expect(page.locator("[data-testid='stAlertContentError']").first).to_contain_text("such as 9**9**9")
 
 
 def test_an_infinite_gradient_plays(page, server):
