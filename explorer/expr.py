@@ -412,9 +412,11 @@ class _Translator:
 
     def check_exponent(self, exponent: _Node) -> None:
         if isinstance(exponent, _Literal) and abs(exponent.value) > MAX_EXPONENT:
+            size = "too large" if exponent.value > 0 else "too far below zero"
             raise ExpressionError(
-                f"The exponent {_shorten(exponent.source)} is too large: an exponent written as a number may be at "
-                f"most {MAX_EXPONENT} (float32 overflows long before; 2**128 is already infinite).",
+                f"The exponent {_shorten(exponent.source)} is {size}: an exponent written as a number must lie "
+                f"between -{MAX_EXPONENT} and {MAX_EXPONENT} (float32 overflows long before; 2**128 is already "
+                "infinite, and so is 0.5**-128).",
                 exponent.position)
 
     def unknown_function(self, name: str) -> str:

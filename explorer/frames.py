@@ -28,7 +28,7 @@ from typing import Any
 from explorer.backward import BackwardEvent, BackwardPass
 from explorer.calls import BackwardSession, HistoryEntry
 from explorer.errors import ExplorerError
-from explorer.graph import ACCUMULATE, INPUT, LEAF, LEAF_EDGE, OUTPUT_EDGE, SAVED, SAVED_EDGE, Graph
+from explorer.graph import ACCUMULATE, INPUT, LEAF, LEAF_EDGE, OP, OUTPUT_EDGE, SAVED, SAVED_EDGE, Graph
 from explorer.legend import KIND_LABELS, Look, Palette, legend_items, look_for
 from explorer.collapse import GraphView
 from explorer.drawing import draw
@@ -37,6 +37,7 @@ from explorer.values import format_number, json_safe
 
 MAX_ANIMATED_NODES = 400  # above this the player warns that stepping through is long
 MAX_FRAMES = 1000  # above this many events, consecutive events share a frame
+MAX_NAMESAKES_BY_LEAVES = 8  # ops sharing a name are told apart by their leaves up to this many, else counted
 
 # Seed, one backward node, one AccumulateGrad, several events at once, the end.
 SEED, NODE, ACCUMULATE_FRAME, SUMMARY, DONE = "seed", "node", "accumulate", "summary", "done"
@@ -274,6 +275,17 @@ class _Steps:
         self.leaf_edge_of = {e.dst: f"e{i}" for i, e in drawn if e.kind == LEAF_EDGE}
         self.received: dict[str, list[Any]] = {}  # node id -> gradients sent to it so far, in order
         self.total = len(record.events)
+        # An op's name -> every op of that name, in the order the engine ran them (then any it did not run).
+        ran = {event.node: index for index, event in enumerate(record.events)}
+        self.namesakes: dict[str, list[str]] = {}
+        for node in sorted(self.graph.of_kind(OP), key=lambda n: ran.get(n.id, len(ran))):
+            self.namesakes.setdefault(node.name, []).append(node.id)
+        self.order = {op: position + 1 for same in self.namesakes.values() for position, op in enumerate(same)}
+        self.inputs: dict[str, list[str]] = {}  # node id -> the nodes its gradient goes to
+        for edge in self.graph.edges:
+            if edge.kind == INPUT:
+                self.inputs.setdefault(edge.dst, []).append(edge.src)
+        self.below: dict[str, list[str]] = {}  # op id -> _leaves_below(op id), computed once
 
     # -- frames --
     def seed(self) -> Frame:
@@ -301,7 +313,7 @@ class _Steps:
             if edge is not None:
                 edges.append(edge)
         lines = (arrived_line, *sends)
-        title = f"Step {event.step + 1} of {self.total}: {event.name}"
+        title = f"Step {event.step + 1} of {self.total}: {self.describe(event.node)}"
         node = self.at(event.node)
         return Frame(0, NODE, title, f"{event.name}: " + "; ".join(lines), lines, node, (node,),
                      edges=tuple(edges), events=(event.step,))
@@ -389,13 +401,42 @@ class _Steps:
 
     # -- lookups --
     def describe(self, node_id: str) -> str:
-        """A node as a student reads it: AccumulateGrad (x) names its leaf."""
+        """A node as a student reads it: AccumulateGrad (x) names its leaf, and an op whose name another
+        op shares says which one it is: PowBackward0 (of x) and PowBackward0 (of y) in x**2 + y**3."""
         node = self.graph.node(node_id)
         if node.kind == ACCUMULATE:
-            leaf = next((e.src for e in self.graph.edges if e.kind == LEAF_EDGE and e.dst == node_id), None)
+            leaf = self._leaf_of(node_id)
             if leaf is not None:
-                return f"AccumulateGrad ({self.graph.node(leaf).name})"
-        return node.name
+                return f"AccumulateGrad ({leaf})"
+        same = self.namesakes.get(node.name, [])
+        if node.kind != OP or len(same) < 2:
+            return node.name
+        # Naming by leaves walks the graph once per namesake: worth it for a few, not for a loop's 1,000.
+        of = self._leaves_below(node_id) if len(same) <= MAX_NAMESAKES_BY_LEAVES else []
+        if of and all(self._leaves_below(other) != of for other in same if other != node_id):
+            return f"{node.name} (of {', '.join(of)})"
+        return f"{node.name} (#{self.order[node_id]} of {len(same)} to run)"
+
+    def _leaf_of(self, accumulate_id: str) -> str | None:
+        leaf = next((e.src for e in self.graph.edges if e.kind == LEAF_EDGE and e.dst == accumulate_id), None)
+        return None if leaf is None else self.graph.node(leaf).name
+
+    def _leaves_below(self, op_id: str) -> list[str]:
+        """Every leaf an op's gradient reaches, in the graph's order: the inputs it was computed from."""
+        if op_id in self.below:
+            return self.below[op_id]
+        seen, stack, leaves = set(), [op_id], set()
+        while stack:  # iterative: a 5,000-step chain must not hit the recursion limit
+            current = stack.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            if self.graph.node(current).kind == ACCUMULATE:
+                leaves.add(current)
+            stack.extend(self.inputs.get(current, []))
+        names = [self._leaf_of(node.id) for node in self.graph.nodes if node.id in leaves]
+        self.below[op_id] = [name for name in names if name]
+        return self.below[op_id]
 
     def _saved(self, op_id: str, name: str) -> tuple[str, Any] | None:
         """(what it is, value) of a tensor an op saved: the leaf's name when it is a leaf, else 'input'."""

@@ -419,3 +419,21 @@ def test_player_data_stays_standard_json_with_inf_or_nan(fn, value, expected):
     embedded = re.search(r'<script type="application/json" id="player-data">(.*?)</script>',
                          standalone_html(animation, "x"), re.S).group(1)
     assert _strict_json(embedded)["history"]["entries"][-1]["grads"]["x"] == expected
+
+
+def test_ops_that_share_a_name_are_told_apart():
+    """x**2 + y**3 has two PowBackward0 nodes: each caption says which one, by the leaf below it."""
+    lesson = get_lesson("several-variables")
+    animation = build_animation(run_calls(lesson.fn, lesson.defaults, 1))
+    add = next(frame for frame in animation.frames if frame.title.endswith("AddBackward0"))
+    assert add.lines[1].endswith("to PowBackward0 (of x)") and add.lines[2].endswith("to PowBackward0 (of y)")
+    titles = [frame.title.split(": ", 1)[1] for frame in animation.frames if frame.kind == "node"]
+    assert sorted(titles) == ["AddBackward0", "PowBackward0 (of x)", "PowBackward0 (of y)"]
+    # 5*x**2 + x*y + 2*y**3: the two AddBackward0 both reach x and y, so they are counted in engine order
+    exercise = get_lesson("exercise-2")
+    session = run_calls(exercise.fn, exercise.defaults, 1)
+    titles = [frame.title.split(": ", 1)[1] for frame in build_animation(session).frames if frame.events]
+    names = [event.name for event in session.passes[0].events]
+    assert [title.split(" (")[0] for title in titles] == names  # still the engine's own names, in its order
+    assert titles[0] == "AddBackward0 (#1 of 2 to run)"
+    assert {"MulBackward0 (of x)", "MulBackward0 (of y)", "MulBackward0 (of x, y)"} <= set(titles)

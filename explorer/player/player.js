@@ -540,7 +540,9 @@ class Player {
     this.root.dataset.step = String(frame.index);
     this.root.dataset.activeNode = frame.active || "";
     this.scrub.value = String(frame.index);
-    this.count.textContent = `${frame.index} / ${this.frames.length - 1}`;
+    // Counted as the captions count: the seed and the end are not steps, so "2 / 5" sits beside "Step 2 of 5".
+    const steps = this.frames.length - 2;
+    this.count.textContent = frame.kind === "seed" ? "start" : frame.kind === "done" ? "end" : `${frame.index} / ${steps}`;
     // At the end, look at the last .grad written (a leaf, usually far from the output).
     const focus = frame.active || (frame.kind === "done" ? this.lastWritten() : null);
     if (focus && this.svg && this.viewReady) this.follow(focus);
@@ -682,7 +684,7 @@ class Player {
   bindView() {
     this.stage = this.$(".agp-stage");
     if (!this.svg) return;
-    const naturalHeight = this.extent.h * (96 / 72) + 24; // Graphviz sizes are in points
+    const naturalHeight = this.extent.h * (96 / 72) + 24 + this.hintHeight(); // Graphviz sizes are in points
     const tallest = this.data.presentation ? 760 : 620;
     const height = Math.round(Math.min(Math.max(naturalHeight, 260), tallest));
     this.stage.style.height = `${height}px`;
@@ -757,14 +759,22 @@ class Player {
     this.svg.style.transform = `translate(${x}px, ${y}px) scale(${s})`;
   }
 
+  // The mouse hint sits in the stage's bottom corner: a fitted graph stays above it, never under it.
+  hintHeight() {
+    const hint = this.$(".agp-hint");
+    return hint ? hint.offsetHeight : 0;
+  }
+
   fitScale() {
     const { w, h } = this.stageSize();
     const pad = 16;
-    return Math.min((w - pad) / this.extent.w, (h - pad) / this.extent.h, MAX_FIT_SCALE);
+    return Math.min((w - pad) / this.extent.w, (h - pad - this.hintHeight()) / this.extent.h, MAX_FIT_SCALE);
   }
 
   fit() {
-    this.view = { cx: this.extent.x + this.extent.w / 2, cy: this.extent.y + this.extent.h / 2, s: this.fitScale() };
+    const s = this.fitScale();
+    const lift = this.hintHeight() / 2 / s; // centre the graph in the space above the hint
+    this.view = { cx: this.extent.x + this.extent.w / 2, cy: this.extent.y + this.extent.h / 2 + lift, s };
     this.applyView();
   }
 

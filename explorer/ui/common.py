@@ -14,7 +14,8 @@ APP_TITLE = "Autograd Explorer"
 
 def setup_page(title: str, heading: bool = True) -> None:
     """Page configuration, the shared sidebar, and the title (unless the page writes its own)."""
-    st.set_page_config(page_title=f"{title} · {APP_TITLE}", page_icon="∂", layout="wide")
+    page_title = APP_TITLE if title == APP_TITLE else f"{title} · {APP_TITLE}"
+    st.set_page_config(page_title=page_title, page_icon="∂", layout="wide")
     presentation_toggle()
     if heading:
         st.title(title)
@@ -34,6 +35,8 @@ def legend_html() -> str:
 
 
 def show_svg(svg: str) -> None:
-    """A static Graphviz SVG. (st.html strips SVG elements, so it goes in as an image.)"""
-    st.image(svg, width="stretch")
+    """A static Graphviz SVG at its own size, narrowed to fit the column but never blown up (a
+    five-node graph stretched to the page's width had 60-pixel type). st.html strips SVG
+    elements, so it goes in as an image."""
+    st.image(svg, width="content")
 

@@ -18,7 +18,7 @@ from explorer.forward import forward_view
 from explorer.frames import build_animation
 from explorer.graph import INPUT
 from explorer.legend import DARK, PRESENTATION_DARK, PRESENTATION_LIGHT, look_for
-from explorer.lessons import get_lesson
+from explorer.lessons import all_lessons, get_lesson
 from explorer.player import standalone_html
 
 from browser_support import screenshot
@@ -209,12 +209,16 @@ def test_standalone_opens_at_the_start_step(offline, tmp_path):
     assert root.get_attribute("data-step") == "2"
     assert page.input_value(".agp-scrub") == "2"
     assert page.text_content(".agp-title") == animation.frames[2].title
+    steps = animation.event_count  # the counter counts as the caption does: "Step 2 of 9" beside "2 / 9"
+    assert animation.frames[2].title.startswith(f"Step 2 of {steps}:") and page.text_content(".agp-count") == f"2 / {steps}"
     # Stepping on works from there, and Home still goes to the seed.
     root.focus()
     page.keyboard.press("ArrowRight")
     assert root.get_attribute("data-step") == "3"
     page.keyboard.press("Home")
-    assert root.get_attribute("data-step") == "0"
+    assert root.get_attribute("data-step") == "0" and page.text_content(".agp-count") == "start"
+    page.keyboard.press("End")
+    assert page.text_content(".agp-count") == "end"
 
 
 def test_start_step_is_clamped():
@@ -377,3 +381,21 @@ def test_the_running_line_reads_in_every_look(offline, tmp_path, dark):
     colour, back = page.eval_on_selector(
         ".agp-link.running", "b => [getComputedStyle(b).color, getComputedStyle(b).backgroundColor]")
     assert contrast(colour, back) >= 7
+
+
+@pytest.mark.parametrize("width, height", [(1000, 800), (800, 700)])
+@pytest.mark.parametrize("lesson_id", [lesson.id for lesson in all_lessons()])
+def test_the_mouse_hint_never_covers_a_node(offline, tmp_path, lesson_id, width, height):
+    """The fitted graph keeps clear of the hint in the stage's corner (it used to cover f or a leaf)."""
+    lesson, _, _, animation = lesson_animation(lesson_id)
+    page = offline
+    page.set_viewport_size({"width": width, "height": height})
+    open_player(page, tmp_path, animation, lesson.title)
+    page.wait_for_timeout(300)  # the first fit runs once the stage has its size
+    hint = page.locator(".agp-hint").bounding_box()
+    overlaps = page.eval_on_selector_all(".agp-svg g.node", """(nodes, hint) => nodes.filter(node => {
+        const box = node.getBoundingClientRect();
+        return box.right > hint.x && box.left < hint.x + hint.width
+            && box.bottom > hint.y && box.top < hint.y + hint.height;
+    }).map(node => node.id)""", hint)
+    assert hint["height"] > 0 and overlaps == []
