@@ -11,8 +11,9 @@ Hostile text is stopped before it can cost anything, cheapest check first: lengt
 characters (plain string checks), bracket nesting (before the parser, which could recurse on
 it), node count and depth of the tree (with an explicit stack, before our own recursion), the
 size of numbers and exponents (during translation), and the size of every tensor (during the
-build). Numbers are never combined with each other by Python: when every input of a step is a
-number they become float32 tensors first, so `9**9**9` is an `inf` in microseconds, not a hang.
+build). Numbers are never combined with each other by Python: a part made of numbers only is
+worked out in float64 tensors, so `9**9**9` is an `inf` in microseconds, not a hang, and
+`x*(16777217-16777216)` is `x*1`, as Python's exact integers make it (float32 would say 0).
 """
 
 from __future__ import annotations
@@ -525,7 +526,7 @@ def _evaluate(node: _Node, leaves: dict[str, torch.Tensor], deadline: float) -> 
     if isinstance(node, _Variable):
         return leaves[node.name]
     if isinstance(node, _Literal):
-        return _tensor(node.value)
+        return _constant(node.value)
     operation = _OPERATIONS[node.operation]
     arguments = _arguments(node, leaves, deadline)
     _check_shapes(operation, node, arguments)
@@ -546,18 +547,28 @@ def _arguments(node: _Apply, leaves: dict[str, torch.Tensor], deadline: float) -
     """The inputs of one step.
 
     A number next to a tensor goes to PyTorch as a Python number, as in the student's own code,
-    so `x**2` makes PowBackward0 with exponent 2 and `2 - x` makes RsubBackward1. When every
-    input is a number they all become float32 tensors first: Python itself never does the
-    arithmetic, so `9**9**9` cannot become a huge Python integer.
+    so `x**2` makes PowBackward0 with exponent 2 and `2 - x` makes RsubBackward1; so does a part
+    made of numbers only, such as (2**31 + 1 - 2**31), worked out first. Inside such a part every
+    number is a float64 tensor: Python itself never does the arithmetic (`9**9**9` cannot become
+    a huge Python integer), and float64 holds every integer up to 2**53 exactly, as Python would.
     """
-    if all(isinstance(argument, _Literal) for argument in node.arguments):
-        return [_tensor(argument.value) for argument in node.arguments]
-    return [argument.value if isinstance(argument, _Literal) else _evaluate(argument, leaves, deadline)
+    if _is_constant(node):
+        return [_evaluate(argument, leaves, deadline) for argument in node.arguments]
+    return [argument.value if isinstance(argument, _Literal)
+            else _evaluate(argument, leaves, deadline).item() if _is_constant(argument)
+            else _evaluate(argument, leaves, deadline)
             for argument in node.arguments]
 
 
-def _tensor(value: int | float) -> torch.Tensor:
-    return torch.tensor(float(value), dtype=torch.float32)
+def _is_constant(node: _Node) -> bool:
+    """Made of numbers only (no variable): a constant. The tree is at most MAX_DEPTH deep."""
+    if isinstance(node, _Apply):
+        return all(_is_constant(argument) for argument in node.arguments)
+    return isinstance(node, _Literal)
+
+
+def _constant(value: int | float) -> torch.Tensor:
+    return torch.tensor(float(value), dtype=torch.float64)
 
 
 def _check_shapes(operation: Operation, node: _Apply, arguments: list) -> None:

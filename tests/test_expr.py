@@ -620,3 +620,20 @@ def test_expression_is_frozen_and_compares_by_text():
     assert expression == parse_expression(" x + 1 ")
     with pytest.raises(Exception):
         expression.text = "x"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("text, python_constant", [
+    ("x*(16777217-16777216)", 16777217 - 16777216),  # 1; float32 rounds both to 16777216 and says 0
+    ("x*(2**31+1-2**31)", 2**31 + 1 - 2**31),
+    ("x*(10**30*10**30/10**50)", 10**30 * 10**30 / 10**50),  # 1e10; 1e60 overflows float32 on the way
+    ("x + 0.1*3", 0.1 * 3),
+])
+def test_parts_made_of_numbers_are_worked_out_as_python_would(text, python_constant):
+    """PyTorch code that reads the same: Python works out the constant, then one op with x."""
+    x = torch.tensor(3.0, requires_grad=True)
+    expected = x * python_constant if text.startswith("x*") else x + python_constant
+    grad = torch.autograd.grad(expected, [x])[0]
+    built_x = torch.tensor(3.0, requires_grad=True)
+    built = parse_expression(text).build(x=built_x)
+    assert built.dtype == torch.float32 and torch.equal(built.detach(), expected.detach())
+    assert torch.equal(torch.autograd.grad(built, [built_x])[0], grad)
