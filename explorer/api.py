@@ -166,8 +166,9 @@ class Flow:
 
     @property
     def grads(self) -> dict[str, Any]:
-        """Every leaf's .grad now, as plain numbers (None for a tensor too big to show)."""
-        return self.session.grads()
+        """Every leaf's .grad now, every element, as plain numbers (nested lists for a tensor);
+        None for a leaf without a .grad. (The drawing shows values of small tensors only.)"""
+        return self.session.full_grads()
 
     @property
     def record(self) -> BackwardPass:
@@ -300,7 +301,24 @@ def session(fn: Callable[..., torch.Tensor], params: Mapping[str, Any] | torch.n
     if not callable(fn):
         raise ExplorerError(f"fn must be a function that returns a tensor, not a {type(fn).__name__}.")
     pass_leaves = _takes_arguments(fn)
-    return _LeafSession(fn, _leaves(params, pass_leaves), name, pass_leaves)
+    leaves = _leaves(params, pass_leaves)
+    if pass_leaves:
+        _check_names(fn, leaves)
+    return _LeafSession(fn, leaves, name, pass_leaves)
+
+
+def _check_names(fn, leaves: dict[str, torch.Tensor]) -> None:
+    """fn(**leaves) must be a call fn accepts, said before Python says it inside the first backward call."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # a builtin without a signature: the call itself will tell
+        return
+    try:
+        signature.bind(**leaves)
+    except TypeError as error:
+        wanted = ", ".join(signature.parameters) or "nothing"
+        raise ExplorerError(f"fn takes {wanted}, but params gives {', '.join(leaves) or 'nothing'} "
+                            f"({error}). Name each value as fn's parameter.") from None
 
 
 def animate_session(calls_made: BackwardSession, title: str | None = None, expand: bool = False) -> Flow:
@@ -446,7 +464,11 @@ def _leaves(params, pass_leaves: bool) -> dict[str, torch.Tensor]:
             raise ExplorerError(f"fn takes no arguments, so {name} = {value!r} could not reach it. Either give fn "
                                 f"a parameter {name}, or pass the tensors fn uses (requires_grad=True).")
         elif isinstance(value, (list, tuple)):
-            tensor = torch.tensor(value, dtype=torch.float32, device=device)
+            try:
+                tensor = torch.tensor(value, dtype=torch.float32, device=device)
+            except (TypeError, ValueError, RuntimeError) as error:
+                raise ExplorerError(f"{name} must be a list of numbers with one length per level, such as "
+                                    f"[1.0, 2.0] or [[1.0, 2.0], [3.0, 4.0]]: {error}.") from None
             if not torch.isfinite(tensor).all():
                 raise ExplorerError(f"{name} holds a value that is not finite; please use finite numbers.")
             leaves[name] = tensor.requires_grad_(True)

@@ -24,6 +24,9 @@ ZERO_MODES = ("none", "zero", "set-none")
 ACTION_LETTERS = {"zero_()": "z", "set to None": "n"}
 ACTION_CODE_LETTERS = "bBaAzn"  # every letter actions_code() writes
 MAX_REPLAYED_ACTIONS = 200  # a link replays real backward calls; keep a hand-made one from costing much
+# Every call keeps its recorded pass (the player shows any of them), so calls cost memory: 20,000
+# calls of a small lesson took 320 MB. A lesson on accumulation needs a handful.
+MAX_CALLS = 1000
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,10 @@ class BackwardSession:
     def grads(self) -> dict[str, Any]:
         return {name: to_plain(leaf.grad, summarize=True) for name, leaf in self.leaves.items()}
 
+    def full_grads(self) -> dict[str, Any]:
+        """Every leaf's .grad, every element of it (grads() summarizes a big tensor for display)."""
+        return {name: to_plain(leaf.grad, limit=None) for name, leaf in self.leaves.items()}
+
     def grad_history(self, name: str) -> list[Any]:
         """A leaf's .grad after each backward call, in order: [6, 12, 18] for x = 3 without zeroing."""
         return [entry.grads[name] for entry in self.history if entry.is_backward]
@@ -177,6 +184,8 @@ def repeat_calls(session: BackwardSession, calls: int, zero: str | None = "none"
     """`calls` backward calls on the session, with the given zeroing between them."""
     if isinstance(calls, bool) or not isinstance(calls, int) or calls < 1:
         raise ExplorerError(f"The number of calls must be a whole number, 1 or more, not {calls!r}.")
+    if calls > MAX_CALLS:
+        raise ExplorerError(f"{calls} calls is too many: the most is {MAX_CALLS} (each call's record is kept).")
     mode = check_zeroing(zero)
     for call in range(calls):
         if call > 0:

@@ -4,6 +4,7 @@ the work is done by the same functions the app calls."""
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 import torch
@@ -11,7 +12,7 @@ import torch
 from explorer.calls import ZERO_MODES, run_calls
 from explorer.errors import ExplorerError
 from explorer.lessons import all_lessons, get_lesson
-from explorer.values import format_number, json_text, parse_number
+from explorer.values import format_number, json_text, not_finite_note, parse_number
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,14 +75,18 @@ def _export(args) -> int:
             raise ExplorerError("--all DIR exports every lesson; give no lesson and no -o with it.")
         if args.set:
             raise ExplorerError("--set needs one lesson: its variables differ from lesson to lesson.")
-        formats = (check_format(args.fmt),) if args.fmt else FORMATS
+        formats = (check_format(args.fmt.lower()),) if args.fmt else FORMATS
         written = export_all(args.all, formats, args.calls, args.zero)
         print(f"wrote {len(written)} files to {args.all}")
         return 0
-    if args.lesson is None or args.output is None:
+    if args.lesson is None or not args.output:
         raise ExplorerError("Name a lesson and a file: export LESSON --format FORMAT -o PATH (or --all DIR).")
-    fmt = args.fmt or Path(args.output).suffix.lstrip(".").lower()
+    named = Path(args.output).suffix.lstrip(".").lower()  # what the file's name says it holds
+    fmt = (args.fmt or named).lower()
     check_format(fmt)
+    if named in FORMATS and named != fmt:
+        raise ExplorerError(f"--format {fmt} would write {fmt.upper()} into {args.output}, whose name says "
+                            f"{named.upper()}; name the file .{fmt}, or leave --format out.")
     lesson = get_lesson(args.lesson)
     values = parse_assignments(args.set, lesson.variables)
     print(f"wrote {export_lesson(lesson.id, fmt, args.output, values, args.calls, args.zero)}")
@@ -99,6 +104,8 @@ def _site(args) -> int:
 def _bench(args) -> int:
     from explorer.bench import run
 
+    if args.cap is not None and not (math.isfinite(args.cap) and args.cap > 0):
+        raise ExplorerError(f"--cap must be a number of seconds above 0, such as 60, not {args.cap:g}.")
     run(quick=args.quick, cap=args.cap)
     return 0
 
@@ -144,6 +151,9 @@ def _show(args) -> int:
         order = " -> ".join(event.name for event in record.events)
         grads = ", ".join(f"{name}.grad = {format_number(value)}" for name, value in record.grads_after.items())
         print(f"call {number}: {order}\n        {grads}")
+    note = not_finite_note({"f": session.value(), **{f"{k}.grad": v for k, v in session.grads().items()}})
+    if note:
+        print("note: " + note.replace("`", ""))
     return 0
 
 
@@ -171,4 +181,6 @@ def session_report(lesson_id: str, session) -> dict:
             for number, record in enumerate(session.passes, start=1)
         ],
         "history": [entry.to_dict() for entry in session.history],
+        # every element of every leaf's final .grad (events and history show small tensors only)
+        "grads": session.full_grads(),
     }

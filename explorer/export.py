@@ -55,6 +55,10 @@ class Trace:
     passes: tuple[BackwardPass, ...]
     history: tuple[HistoryEntry, ...]
     recipe: Recipe | None = None  # how a notebook rebuilds it; None: no notebook for this function
+    final_grads: dict[str, Any] | None = None  # every element of each leaf's .grad at the end
+
+    def full_grads(self) -> dict[str, Any]:
+        return dict(self.final_grads or {})
 
     def diagram(self) -> Diagram:
         if self.passes:
@@ -65,7 +69,8 @@ class Trace:
 def trace_of(session: BackwardSession, name: str, title: str, recipe: Recipe | None = None) -> Trace:
     """Copy what an export needs out of a session, now (builds the graph if no call was made yet)."""
     graph = session.passes[-1].graph if session.passes else session.graph()
-    return Trace(name, title, dict(session.values), graph, tuple(session.passes), tuple(session.history), recipe)
+    return Trace(name, title, dict(session.values), graph, tuple(session.passes), tuple(session.history), recipe,
+                 session.full_grads())
 
 
 def calls_and_zeroing(session: BackwardSession) -> tuple[int, str]:

@@ -24,6 +24,11 @@ def parse_number(text: str, name: str = "the value") -> float:
         cleaned = str(text).strip().replace("\u2212", "-")  # a typographic minus sign pasted from a page
         if not cleaned:
             raise BadValueError(f"Please give {name} a number, for example 3 or -1.5.")
+        # float() also reads other scripts' digits (٣, ３) and 1_000; the playground's values do not,
+        # and a student should not get a number from text that does not look like one.
+        if not cleaned.isascii() or "_" in cleaned:
+            raise BadValueError(f"{name} must be written with plain keyboard digits, such as 3 or -1.5; "
+                                f"{_quoted(cleaned)} is not.")
         try:
             number = float(cleaned)
         except ValueError:
@@ -44,15 +49,15 @@ def _quoted(text: str) -> str:
     return f"`{shown[:40]}{'…' if len(shown) > 40 else ''}`"
 
 
-def to_plain(tensor: torch.Tensor | None, summarize: bool = False):
+def to_plain(tensor: torch.Tensor | None, summarize: bool = False, limit: int | None = SMALL_TENSOR_ELEMENTS):
     """A small tensor as a float or nested lists (copied to the CPU first); None for a missing one.
 
-    A big tensor gives None, or with `summarize` a short text such as "tensor of shape (1000,)",
-    so a big .grad is never mistaken for no .grad at all.
+    A tensor of more than `limit` elements (None: no limit) gives None, or with `summarize` a short
+    text such as "tensor of shape (1000,)", so a big .grad is never mistaken for no .grad at all.
     """
     if tensor is None:
         return None
-    if tensor.numel() > SMALL_TENSOR_ELEMENTS:
+    if limit is not None and tensor.numel() > limit:
         return f"tensor of shape {tuple(tensor.shape)}" if summarize else None
     data = tensor.detach().to("cpu")
     if data.is_complex():

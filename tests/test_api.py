@@ -289,3 +289,23 @@ def test_a_session_takes_calls_in_any_order_and_animates_them():
     assert [mark.action for mark in flow.animation.history] == [
         "backward", "set to None", "backward", "backward (same graph)"]
     assert flow.title == "mine" and flow.animation.calls == 3
+
+
+@pytest.mark.parametrize("fn, params, words", [
+    (lambda x: x * 2, {"y": 1.0}, "fn takes x, but params gives y"),
+    (lambda x, y: x * y, {"x": 1.0}, "fn takes x, y, but params gives x"),
+    (lambda x: x.sum(), {"x": [[1.0, 2.0], [3.0]]}, "x must be a list of numbers with one length per level"),
+    (lambda x: x.sum(), {"x": [1.0, "a"]}, "x must be a list of numbers"),
+])
+def test_mistakes_in_params_are_explained(fn, params, words):
+    with pytest.raises(ExplorerError, match=re.escape(words)):
+        explorer.animate(fn, params)
+
+
+def test_grads_of_a_big_tensor_are_every_element():
+    layer = nn.Linear(5, 4)
+    inputs = torch.randn(3, 5)
+    flow = explorer.animate(lambda: layer(inputs).sum(), layer, calls=1)
+    expected = torch.autograd.grad(layer(inputs).sum(), [layer.weight])[0]
+    assert close(flow.grads["weight"], expected)  # 20 elements: more than a drawing shows
+    assert close(flow.report()["grads"]["weight"], expected)

@@ -68,7 +68,7 @@ def test_same_graph_calls_follow_pytorchs_retain_graph_rule():
     assert again.grad_history("x") == [6.0, 12.0, 18.0] and again.history[-1].action == "refused"
 
 
-@pytest.mark.parametrize("bad", ["abc", "nan", "inf", "-inf", "", "1e999"])
+@pytest.mark.parametrize("bad", ["abc", "nan", "inf", "-inf", "", "1e999", "\u0663", "\uff13", "1_000"])  # ٣ and ３ read as 3 by float()
 def test_bad_values_are_refused_with_a_message(bad):
     with pytest.raises(BadValueError) as caught:
         BackwardSession(square, {"x": bad})
@@ -80,3 +80,10 @@ def test_calls_must_be_positive():
         run_calls(square, {"x": 3.0}, 0)
     with pytest.raises(ExplorerError, match="Unknown zeroing"):
         run_calls(square, {"x": 3.0}, 2, "sometimes")
+
+
+def test_calls_are_bounded():
+    """Each call keeps its record: a hundred million calls would fill the memory, so they are refused."""
+    with pytest.raises(ExplorerError, match="the most is 1000"):
+        run_calls(square, {"x": 3.0}, 1001)
+    assert run_calls(square, {"x": 3.0}, 1000).grads() == {"x": 6000.0}

@@ -76,3 +76,17 @@ def test_show_json_writes_inf_as_text_not_an_invalid_number():
     x = torch.tensor(0.0, requires_grad=True)
     torch.sqrt(x).backward()
     assert report["calls"][-1]["grads_after"]["x"] == str(x.grad.item()) == "inf"  # 1 / (2·sqrt(0))
+
+
+@pytest.mark.parametrize("cap", ["nan", "inf", "-1", "0"])
+def test_bench_refuses_a_cap_that_is_not_a_time(cap):
+    done = cli("bench", "--quick", "--cap", cap)
+    assert done.returncode == 2 and done.stderr.startswith("error: --cap must be") and "Traceback" not in done.stderr
+
+
+def test_show_explains_a_value_that_overflows():
+    done = cli("show", "exercise-2", "--set", "x=3e38")
+    x, y = torch.tensor(3e38, requires_grad=True), torch.tensor(-2.0, requires_grad=True)
+    gx, _ = torch.autograd.grad(get_lesson("exercise-2").fn(x=x, y=y), [x, y])
+    assert done.returncode == 0 and f"x.grad = {gx.item()}" in done.stdout  # PyTorch's own inf, shown
+    assert "note: f, x.grad are not finite" in done.stdout and "float32" in done.stdout

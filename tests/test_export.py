@@ -211,6 +211,11 @@ def test_cli_export_all_and_site(tmp_path):
     (["site", "{tmp}/a-file"], "it is a file, not a folder"),
     (["site", "{tmp}/a-file/site"], "Cannot create the folder"),
     (["export", "--all", "{tmp}/a-file"], "it is a file, not a folder"),
+    (["export", "--all", ""], "Please give a folder"),  # "" would be the working folder
+    (["site", ""], "Please give a folder"),
+    (["export", "accumulation", "-o", ""], "Name a lesson and a file"),
+    (["export", "accumulation", "--format", "svg", "-o", "{tmp}/b.png"], "whose name says PNG"),
+    (["export", "accumulation", "-o", "{tmp}/x.svg", "--calls", "100000000"], "the most is 1000"),
 ])
 def test_cli_errors_exit_2_with_one_line(tmp_path, args, words):
     (tmp_path / "a-file").write_text("not a folder")
@@ -304,3 +309,25 @@ def test_download_buttons_render_in_a_streamlit_page():
     assert not page.exception
     buttons = page.get("download_button")
     assert [button.proto.label for button in buttons] == ["DOT", "SVG", "PNG", "HTML", "JSON", "Notebook"]
+
+
+def test_a_symbolic_link_is_written_through(tmp_path):
+    real = tmp_path / "real.svg"
+    real.write_text("old")
+    link = tmp_path / "link.svg"
+    link.symlink_to(real)
+    export.export_lesson("accumulation", "svg", link)
+    assert link.is_symlink() and ET.fromstring(real.read_bytes()).tag.endswith("svg")
+
+
+def test_a_stream_is_written_into(tmp_path):
+    """-o /dev/stdout, as a shell user writes it: the picture comes out on standard output."""
+    done = cli("export", "accumulation", "--format", "dot", "-o", "/dev/stdout")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("digraph") and done.stdout.rstrip().endswith("wrote /dev/stdout")
+
+
+def test_format_names_are_read_in_any_case(tmp_path):
+    done = cli("export", "accumulation", "--format", "SVG", "-o", str(tmp_path / "a.SVG"))
+    assert done.returncode == 0, done.stderr
+    assert ET.fromstring((tmp_path / "a.SVG").read_bytes()).tag.endswith("svg")
