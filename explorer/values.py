@@ -24,15 +24,15 @@ def parse_number(text: str, name: str = "the value") -> float:
         cleaned = str(text).strip().replace("\u2212", "-")  # a typographic minus sign pasted from a page
         if not cleaned:
             raise BadValueError(f"Please give {name} a number, for example 3 or -1.5.")
+        try:
+            number = float(cleaned)
+        except ValueError:
+            raise BadValueError(f"{name} must be a number, such as 3 or -1.5; {_quoted(cleaned)} is not one.") from None
         # float() also reads other scripts' digits (٣, ３) and 1_000; the playground's values do not,
         # and a student should not get a number from text that does not look like one.
         if not cleaned.isascii() or "_" in cleaned:
             raise BadValueError(f"{name} must be written with plain keyboard digits, such as 3 or -1.5; "
                                 f"{_quoted(cleaned)} is not.")
-        try:
-            number = float(cleaned)
-        except ValueError:
-            raise BadValueError(f"{name} must be a number, such as 3 or -1.5; {_quoted(cleaned)} is not one.") from None
     if math.isnan(number):
         raise BadValueError(f"{name} is NaN (not a number); gradients of NaN are NaN. Please use a finite number.")
     if math.isinf(number):
