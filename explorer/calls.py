@@ -158,7 +158,9 @@ class BackwardSession:
 
     def replay(self, code: str) -> None:
         """Redo the actions of actions_code(), with real backward calls. Unknown letters are refused."""
-        if len(code) > MAX_REPLAYED_ACTIONS or set(code) - set(ACTION_CODE_LETTERS):
+        first_call = next((letter for letter in code if letter in "bBaA"), None)
+        # A same-graph call before any call is refused without a trace, so no history starts with one.
+        if len(code) > MAX_REPLAYED_ACTIONS or set(code) - set(ACTION_CODE_LETTERS) or first_call in ("a", "A"):
             raise ExplorerError("This link's list of actions is not one the explorer wrote; starting afresh.")
         for letter in code:
             if letter in "bB":

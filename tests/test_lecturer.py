@@ -2,7 +2,7 @@
 
 import pytest
 
-from support import metric, open_app
+from support import metric, open_app, shown
 from explorer.calls import BackwardSession, run_calls
 from explorer.errors import ExplorerError
 from explorer.lessons import get_lesson, square
@@ -26,10 +26,13 @@ def test_actions_code_replays_to_the_same_state():
     assert [e.grads for e in second.history] == [e.grads for e in first.history]
 
 
-@pytest.mark.parametrize("code", ["bbq", "b" * 500, "import os"])
+@pytest.mark.parametrize("code", ["bbq", "b" * 500, "import os", "aaa", "zAb"])
 def test_hand_made_action_codes_are_refused(code):
+    """Refused before anything runs, so "starting afresh" is true: no call, no history."""
+    session = BackwardSession(square, {"x": 3.0})
     with pytest.raises(ExplorerError, match="afresh"):
-        BackwardSession(square, {"x": 3.0}).replay(code)
+        session.replay(code)
+    assert session.history == [] and session.leaves["x"].grad is None
 
 
 def test_link_reopens_calls_and_zeroing():
@@ -119,3 +122,10 @@ def test_predict_wrong_then_right_on_an_exercise():
     assert any("Right" in s.value for s in at.success)
     assert any("1 of 2" in c.value for c in at.caption)
     assert metric(at, "z.grad") == "34"  # checking again does not call backward again
+
+
+def test_a_link_to_an_unknown_exercise_says_so():
+    at = open_app("pages/5_Exercises.py", {"lesson": "nope", "ops": "b"})
+    assert not at.exception
+    assert any('"nope" that does not exist' in shown(w.value) for w in at.warning)
+    assert at.query_params["lesson"] == "exercise-1" and "ops" not in at.query_params

@@ -53,6 +53,9 @@ def _choose_lesson(lessons: list[Lesson], page_key: str) -> Lesson:
     key = f"{page_key}:lesson"
     if key not in st.session_state:
         st.session_state[key] = wanted if wanted in ids else ids[0]
+        if wanted is not None and wanted not in ids:
+            st.warning(literal(f"This link names an exercise \"{wanted[:40]}\" that does not exist, so its values and "
+                               f"calls are left out; here is {ids[0]}. The exercises are {', '.join(ids)}."))
     chosen = st.radio("Exercise", ids, key=key, horizontal=True,
                       format_func=lambda lesson_id: lessons[ids.index(lesson_id)].title.split(":")[0])
     if st.query_params.get("lesson", chosen) != chosen:
