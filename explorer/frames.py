@@ -194,7 +194,7 @@ def animate_pass(record: BackwardPass, history: list[HistoryEntry] = (), look: L
         too_large=too_large,
         note=" ".join(note for note in notes if note),
         palette=_css_palette(palette),
-        legend=_legend(palette),
+        legend=legend_items(palette),
         event_count=len(record.events),
         dark=is_dark(palette),
         presentation=is_presentation(look),
@@ -518,13 +518,6 @@ def _size_note(graph: Graph, record: BackwardPass) -> str:
     return (f"This graph has {len(graph.nodes)} nodes and the backward pass ran {len(record.events)} of them, "
             f"more than the {MAX_ANIMATED_NODES} nodes a step-by-step reading is made for. Zoom in to read it, "
             "let it play fast, or press End to jump to the result.")
-
-
-def _legend(palette: Palette) -> list[tuple[str, str, str | None]]:
-    """legend.py's (colour, meaning) pairs, with the border that tells AccumulateGrad from an op."""
-    accumulate = KIND_LABELS[ACCUMULATE]
-    return [(colour, label, palette.accumulate_border if label == accumulate else None)
-            for colour, label in legend_items(palette)]
 
 
 def _css_palette(palette: Palette) -> dict[str, str]:

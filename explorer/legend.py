@@ -75,7 +75,7 @@ PRESENTATION_LIGHT = Palette(
     accumulate_border="#0072b2",
     active="#f0e442",
     gradient="#d55e00",
-    done="#0072b2",
+    done="#009e73",  # not AccumulateGrad's blue: a node that ran must not look like one
 )
 PRESENTATION_DARK = Palette(
     background="#000000",
@@ -88,7 +88,7 @@ PRESENTATION_DARK = Palette(
     accumulate_border="#56b4e9",
     active="#f0e442",
     gradient="#ff9e4a",
-    done="#56b4e9",
+    done="#009e73",
 )
 
 
@@ -121,9 +121,12 @@ def fill_for(kind: str, palette: Palette = LIGHT) -> str:
     return {"leaf": palette.leaf, "saved": palette.saved, "output": palette.output}.get(kind, palette.op)
 
 
-def legend_items(palette: Palette = LIGHT) -> list[tuple[str, str]]:
-    """(colour, meaning) pairs in the order a legend shows them."""
-    return [(fill_for(kind, palette), label) for kind, label in KIND_LABELS.items()] + [
-        (palette.active, "running now (animation)"),
-        (palette.gradient, "gradient flowing back"),
+def legend_items(palette: Palette = LIGHT) -> list[tuple[str, str, str | None]]:
+    """(fill, meaning, border or None) in the order a legend shows them. A border tells apart
+    what the fill does not: AccumulateGrad from a backward op, and a node that already ran."""
+    borders = {"accumulate": palette.accumulate_border}
+    return [(fill_for(kind, palette), label, borders.get(kind)) for kind, label in KIND_LABELS.items()] + [
+        (palette.active, "running now (animation)", None),
+        (palette.op, "already ran (animation)", palette.done),
+        (palette.gradient, "gradient flowing back", None),
     ]

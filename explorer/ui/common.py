@@ -6,8 +6,8 @@ import html
 
 import streamlit as st
 
-from explorer.legend import LIGHT, legend_items
-from explorer.ui.state import presentation_toggle
+from explorer.legend import Palette, legend_items
+from explorer.ui.state import current_look, presentation_toggle
 
 APP_TITLE = "Autograd Explorer"
 
@@ -21,15 +21,17 @@ def setup_page(title: str, heading: bool = True) -> None:
         st.title(title)
     with st.sidebar:
         st.markdown(f"**{APP_TITLE}**: what PyTorch's autograd really does, on real tensors.")
-        st.markdown(legend_html(), unsafe_allow_html=True)
+        st.markdown(legend_html(current_look().palette), unsafe_allow_html=True)
 
 
-def legend_html() -> str:
+def legend_html(palette: Palette) -> str:
+    """The legend in the graph's own colours (theme, lecturer mode), borders included."""
     rows = "".join(
         f'<div style="display:flex;align-items:center;gap:.5em;margin:.15em 0">'
-        f'<span style="display:inline-block;width:1.1em;height:1.1em;border-radius:3px;'
-        f'border:1px solid {LIGHT.edge};background:{colour}"></span>{html.escape(label)}</div>'
-        for colour, label in legend_items()
+        f'<span style="display:inline-block;width:1.1em;height:1.1em;border-radius:3px;flex:none;'
+        f'border:{"3px" if border else "1px"} solid {border or palette.edge};background:{colour}"></span>'
+        f'{html.escape(label)}</div>'
+        for colour, label, border in legend_items(palette)
     )
     return f'<div class="legend"><b>Legend</b>{rows}</div>'
 

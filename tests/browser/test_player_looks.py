@@ -399,3 +399,24 @@ def test_the_mouse_hint_never_covers_a_node(offline, tmp_path, lesson_id, width,
             && box.bottom > hint.y && box.top < hint.y + hint.height;
     }).map(node => node.id)""", hint)
     assert hint["height"] > 0 and overlaps == []
+
+
+@pytest.mark.parametrize("dark", [False, True])
+@pytest.mark.parametrize("presentation", [False, True])
+def test_a_written_grad_reads_and_a_node_that_ran_is_not_an_accumulategrad(offline, tmp_path, dark, presentation):
+    look = look_for(dark=dark, presentation=presentation)
+    lesson, session, _, animation = lesson_animation("accumulation", look=look)
+    page = offline
+    root = open_player(page, tmp_path, animation, lesson.title)
+    root.focus()
+    accumulate = next(f.index for f in animation.frames if f.kind == "accumulate")
+    for _ in range(accumulate):
+        page.keyboard.press("ArrowRight")  # to the frame where AccumulateGrad writes w.grad
+    text, fill = page.eval_on_selector(".agp-svg .grad-value.changed", """t => [getComputedStyle(t).fill,
+        getComputedStyle(t.closest('g.node').querySelector('path, polygon')).fill]""")
+    assert contrast(text, fill) >= 4.5
+    ran = page.eval_on_selector(".agp-svg g.node.done.kind-op > path, .agp-svg g.node.done.kind-op > polygon",
+                                "e => getComputedStyle(e).stroke")
+    assert rgb(ran) == rgb(look.palette.done) and rgb(ran) != rgb(look.palette.accumulate_border)
+    swatches = legend_swatches(page)
+    assert "already ran (animation)" in swatches
