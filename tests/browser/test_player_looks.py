@@ -420,3 +420,18 @@ def test_a_written_grad_reads_and_a_node_that_ran_is_not_an_accumulategrad(offli
     assert rgb(ran) == rgb(look.palette.done) and rgb(ran) != rgb(look.palette.accumulate_border)
     swatches = legend_swatches(page)
     assert "already ran (animation)" in swatches
+
+
+@pytest.mark.parametrize("presentation", [False, True])
+def test_full_screen_gives_the_graph_most_of_a_projector(offline, tmp_path, presentation):
+    lesson, _, _, animation = lesson_animation("exercise-2", calls=2, look=look_for(presentation=presentation))
+    page = offline
+    page.set_viewport_size({"width": 1024, "height": 768})
+    open_player(page, tmp_path, animation, lesson.title)
+    page.click("button[data-act=fullscreen]")
+    page.wait_for_function("document.fullscreenElement !== null")
+    page.wait_for_timeout(300)
+    stage = page.locator(".agp-stage").bounding_box()
+    assert stage["height"] >= 0.55 * 768  # was 0.45 of it, with the strip and legend at full height
+    strip = page.locator(".agp-strip").bounding_box()
+    assert strip["y"] + strip["height"] <= 768  # the .grad strip stays on screen (it scrolls)
