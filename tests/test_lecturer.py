@@ -129,3 +129,10 @@ def test_a_link_to_an_unknown_exercise_says_so():
     assert not at.exception
     assert any('"nope" that does not exist' in shown(w.value) for w in at.warning)
     assert at.query_params["lesson"] == "exercise-1" and "ops" not in at.query_params
+
+
+def test_new_values_drop_the_old_animation_step():
+    at = open_app("pages/1_Gradients.py", {"ops": "b", "step": "2"})
+    assert at.query_params["step"] == "2"  # a deep link keeps its step
+    at.text_input(key="gradients:requires-grad:value:x").set_value("5").run()
+    assert "step" not in at.query_params and "ops" not in at.query_params

@@ -113,3 +113,19 @@ def test_cli_expr_errors(args, words):
     done = subprocess.run([sys.executable, "-m", "explorer", "show", *args], capture_output=True, text=True,
                           timeout=120, cwd=ROOT)
     assert done.returncode == 2 and words in done.stderr and "Traceback" not in done.stderr
+
+
+def test_going_back_to_an_expression_starts_it_afresh_with_the_values_typed():
+    at = type_expression(playground(), "x**2")
+    at.text_input(key="playground:x**2:value:x").set_value("3").run()
+    at.button(key="playground:x**2:backward").click().run()
+    at.button(key="playground:x**2:backward").click().run()
+    assert metric(at, "x.grad") == "12"
+    type_expression(at, "sum(v*v)")  # x is not in this one: the URL drops it
+    assert "x" not in at.query_params
+    type_expression(at, "x**2")
+    assert at.text_input(key="playground:x**2:value:x").value == "3"  # the value came back
+    assert metric(at, "x.grad") == "None" and "ops" not in at.query_params  # its old calls did not
+    at.button(key="playground:x**2:backward").click().run()
+    x = torch.tensor(3.0, requires_grad=True)
+    assert metric(at, "x.grad") == str(int(torch.autograd.grad(x ** 2, [x])[0].item()))

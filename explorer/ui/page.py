@@ -127,6 +127,8 @@ def _session_for(fn, values: dict, key: str, output_name: str) -> BackwardSessio
     held = st.session_state.get(state_key)
     # The key already names the function. repr tells -0.0 from 0.0, which == does not (1/x differs).
     if held is None or repr(held.values) != repr(values):
+        if held is not None:
+            forget_step()  # the old leaves' animation step means nothing for the new ones
         held = BackwardSession(fn, dict(values), output_name)
         st.session_state[state_key] = held
         restore_actions(held, page=key.split(":")[0])
@@ -154,6 +156,7 @@ def _backward_controls(session: BackwardSession, key: str):
             forget_step()
             session.backward_same_graph(retain_graph=retain)
         if buttons[4].button("Start over", key=f"{key}:reset", help="New leaves, no history"):
+            forget_step()
             st.session_state[f"{key}:session"] = BackwardSession(session.fn, dict(session.values), session.output_name)
             st.rerun()
     except GraphFreedError as error:

@@ -45,8 +45,22 @@ def playground_page() -> None:
         return
     if st.query_params.get("expr", expression.text) != expression.text:
         forget_function(keep_values=True)  # x keeps its value from x**2 to x**3
+        _forget_sessions_except(expression.text)
     st.query_params["expr"] = expression.text
     for stale in [name for name in st.query_params if name not in STATE_PARAMS and name not in expression.variables]:
         del st.query_params[stale]  # values of variables the new expression no longer has
-    explore(expression.build, list(expression.variables), {}, key=f"{KEY}:{expression.text}",
+    # Each variable's last value, kept here and not only in the URL, so x = 3 survives a detour
+    # through an expression without x (the URL drops values the expression does not use).
+    remembered = st.session_state.setdefault(f"{KEY}:values", {})
+    explore(expression.build, list(expression.variables), remembered, key=f"{KEY}:{expression.text}",
             parse=parse_leaf_value, check=check_output)  # the f = box above is the code
+    remembered.update({name: st.query_params[name] for name in expression.variables if name in st.query_params})
+
+
+def _forget_sessions_except(text: str) -> None:
+    """A new expression starts fresh, and so does going back to an earlier one: its old leaves and
+    their .grad would otherwise come back without a call."""
+    keep = f"{KEY}:{text}:session"
+    for name in [name for name in st.session_state if str(name).startswith(f"{KEY}:")]:
+        if str(name).endswith(":session") and name != keep:
+            del st.session_state[name]
