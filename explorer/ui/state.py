@@ -50,6 +50,12 @@ PRESENTATION_CSS = """<style>
 html { font-size: 22px; }
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] { display: none; }
 .block-container, [data-testid="stMainBlockContainer"] { max-width: 100%; padding-left: 2rem; padding-right: 2rem; }
+/* Large type in narrow columns: labels wrap onto a second line instead of ending in "…". */
+[data-testid^="stBaseButton"] :is(p, .stMarkdownEllipsis), [data-testid="stCheckbox"] :is(p, .stMarkdownEllipsis),
+[data-testid="stWidgetLabel"] :is(p, .stMarkdownEllipsis) {
+  white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
+}
+[data-testid^="stBaseButton"] { height: auto !important; }
 </style>"""
 
 

@@ -65,3 +65,14 @@ def test_lecturer_mode_follows_the_home_pages_links(page, server):
     expect(page.locator("[data-testid='stSidebar']")).to_be_hidden()
     expect(page).to_have_url(re.compile(r"/Accumulation\?.*present=1"))
     assert page.eval_on_selector("html", "e => parseFloat(getComputedStyle(e).fontSize)") >= 20
+
+
+def test_lecturer_mode_on_a_projector_cuts_no_label(page, server):
+    page.set_viewport_size({"width": 1024, "height": 768})
+    page.goto(f"{server}/Gradients?present=1&ops=b")
+    wait_for_app(page)
+    expect(page.locator(".agp-root")).to_be_visible()
+    cut = page.eval_on_selector_all(
+        "[data-testid^=stBaseButton] .stMarkdownEllipsis, [data-testid=stCheckbox] .stMarkdownEllipsis",
+        "els => els.filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent)")
+    assert cut == []  # "Backward again, same…" and "retain_graph=True (keep the saved values for anot…" were
