@@ -122,6 +122,8 @@ def test_predict_wrong_then_right_on_an_exercise():
     assert any("Right" in s.value for s in at.success)
     assert any("1 of 2" in c.value for c in at.caption)
     assert metric(at, "z.grad") == "34"  # checking again does not call backward again
+    at.button(key=f"{key}:check").click().run()  # the same answer, clicked again: still one answer
+    assert any("1 of 2" in c.value for c in at.caption)
 
 
 def test_a_link_to_an_unknown_exercise_says_so():

@@ -50,7 +50,7 @@ def predict_first(session: BackwardSession, key: str, lesson: Lesson | None, tog
             for problem in problems:
                 st.error(literal(problem))
         else:
-            st.session_state[revealed_key] = (session, _check(session, guesses, lesson))
+            st.session_state[revealed_key] = (session, _check(session, guesses, lesson, key))
     checked_on, verdicts = st.session_state.get(revealed_key, (None, None))
     if checked_on is not session:  # nothing checked yet, or new values or start over since: predict again
         st.info("The gradients stay hidden until you check a prediction.")
@@ -59,14 +59,18 @@ def predict_first(session: BackwardSession, key: str, lesson: Lesson | None, tog
     return True
 
 
-def _check(session: BackwardSession, guesses: dict[str, float], lesson: Lesson | None) -> list:
+def _check(session: BackwardSession, guesses: dict[str, float], lesson: Lesson | None, key: str) -> list:
     if not session.passes:
         session.backward()
     record = session.passes[-1]
     by_hand = lesson.by_hand(**{n: leaf.item() for n, leaf in session.leaves.items()}) if lesson and lesson.by_hand else {}
     verdicts = [judge(guess, name, record, by_hand.get(name)) for name, guess in guesses.items()]
-    right, checked = st.session_state.get(SCORE_KEY, (0, 0))
-    st.session_state[SCORE_KEY] = (right + all(v.correct for v in verdicts), checked + 1)
+    # The same guesses checked again on the same call score once: clicking twice is not two answers.
+    attempt = (id(session), len(session.passes), tuple(sorted(guesses.items())))
+    if st.session_state.get(f"{key}:scored") != attempt:
+        st.session_state[f"{key}:scored"] = attempt
+        right, checked = st.session_state.get(SCORE_KEY, (0, 0))
+        st.session_state[SCORE_KEY] = (right + all(v.correct for v in verdicts), checked + 1)
     return verdicts
 
 
