@@ -8,6 +8,7 @@ import streamlit as st
 
 from explorer.lessons import EXTRA_PAGES, PAGES
 from explorer.ui.common import setup_page
+from explorer.ui.state import PRESENT, url, write_url
 from explorer.ui.links import PAGE_FILES
 
 setup_page("Autograd Explorer")
@@ -18,9 +19,12 @@ st.markdown(
     "visits its nodes, the gradient that travels along each edge, and how `.grad` grows every "
     "time you call `.backward()` again. Every number on these pages is computed by PyTorch."
 )
+# Lecturer mode travels with the links, so a page opens in it at once, in one step of the browser's history.
+carried = {PRESENT: url()[PRESENT]} if PRESENT in url() else None
 st.subheader("The lesson")
 for page_key, (title, blurb) in PAGES.items():
-    st.page_link(PAGE_FILES[page_key], label=f"**{title}**: {blurb}")
+    st.page_link(PAGE_FILES[page_key], label=f"**{title}**: {blurb}", query_params=carried)
 st.subheader("Your own functions")
 for page_key, (title, blurb) in EXTRA_PAGES.items():
-    st.page_link(PAGE_FILES[page_key], label=f"**{title}**: {blurb}")
+    st.page_link(PAGE_FILES[page_key], label=f"**{title}**: {blurb}", query_params=carried)
+write_url()  # lecturer mode in the address, in one update

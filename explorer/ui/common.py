@@ -7,7 +7,7 @@ import html
 import streamlit as st
 
 from explorer.legend import Palette, legend_items
-from explorer.ui.state import current_look, presentation_toggle
+from explorer.ui.state import current_look, presentation_toggle, start_url
 
 APP_TITLE = "Autograd Explorer"
 
@@ -16,6 +16,7 @@ def setup_page(title: str, heading: bool = True) -> None:
     """Page configuration, the shared sidebar, and the title (unless the page writes its own)."""
     page_title = APP_TITLE if title == APP_TITLE else f"{title} · {APP_TITLE}"
     st.set_page_config(page_title=page_title, page_icon="∂", layout="wide")
+    start_url()
     presentation_toggle()
     if heading:
         st.title(title)

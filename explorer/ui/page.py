@@ -26,8 +26,8 @@ from explorer.ui.downloads import download_buttons
 from explorer.ui.player import show_player
 from explorer.predict import agrees as predict_agrees
 from explorer.ui.predict import predict_first
-from explorer.ui.state import (current_look, forget_function, forget_step, record_actions, record_step,
-                               restore_actions, share_link, start_step)
+from explorer.ui.state import (current_look, forget_function, forget_step, keep_in_url, record_actions,
+                               record_step, restore_actions, share_link, start_step, url, write_url)
 from explorer.values import format_number, not_finite_note, parse_number
 from explorer.ui.markdown import literal
 
@@ -39,17 +39,20 @@ def lesson_page(page_key: str) -> None:
     """A page of the seed lesson: one lesson, or a chooser when several share the page."""
     title, _ = PAGES[page_key]
     setup_page(title, heading=False)
-    lessons = lessons_on_page(page_key)
-    lesson = _choose_lesson(lessons, page_key) if len(lessons) > 1 else lessons[0]
-    st.title(lesson.title)
-    st.markdown(lesson.explanation)
-    explore(lesson.fn, lesson.variables, lesson.defaults, key=f"{page_key}:{lesson.id}",
-            output_name=lesson.output_name, lesson=lesson, code=lesson.source)
+    try:
+        lessons = lessons_on_page(page_key)
+        lesson = _choose_lesson(lessons, page_key) if len(lessons) > 1 else lessons[0]
+        st.title(lesson.title)
+        st.markdown(lesson.explanation)
+        explore(lesson.fn, lesson.variables, lesson.defaults, key=f"{page_key}:{lesson.id}",
+                    output_name=lesson.output_name, lesson=lesson, code=lesson.source)
+    finally:
+        write_url()
 
 
 def _choose_lesson(lessons: list[Lesson], page_key: str) -> Lesson:
     ids = [lesson.id for lesson in lessons]
-    wanted = st.query_params.get("lesson")
+    wanted = url().get("lesson")
     key = f"{page_key}:lesson"
     if key not in st.session_state:
         st.session_state[key] = wanted if wanted in ids else ids[0]
@@ -58,9 +61,9 @@ def _choose_lesson(lessons: list[Lesson], page_key: str) -> Lesson:
                                f"calls are left out; here is {ids[0]}. The exercises are {', '.join(ids)}."))
     chosen = st.radio("Exercise", ids, key=key, horizontal=True,
                       format_func=lambda lesson_id: lessons[ids.index(lesson_id)].title.split(":")[0])
-    if st.query_params.get("lesson", chosen) != chosen:
+    if url().get("lesson", ids[0]) != chosen:
         forget_function()
-    st.query_params["lesson"] = chosen
+    keep_in_url("lesson", chosen, default=ids[0])
     return lessons[ids.index(chosen)]
 
 
@@ -80,7 +83,7 @@ def explore(fn: Callable[..., torch.Tensor], variables: list[str], defaults: dic
     else:
         values_column = st.container()
     with values_column:
-        values = _value_inputs(variables, defaults, key, parse)
+        values = _value_inputs(variables, defaults, key, parse, defaults_fixed=lesson is not None)
     if values is None:
         return None
     if check is not None:
@@ -102,18 +105,21 @@ def explore(fn: Callable[..., torch.Tensor], variables: list[str], defaults: dic
     return session
 
 
-def _value_inputs(variables: list[str], defaults: dict, key: str, parse=parse_number) -> dict | None:
-    """One text box per leaf, seeded from the URL (?x=5) and written back to it, so links reopen the same values."""
+def _value_inputs(variables: list[str], defaults: dict, key: str, parse=parse_number,
+                  defaults_fixed: bool = False) -> dict | None:
+    """One text box per leaf, seeded from the URL (?x=5) and written back to it, so links reopen the same values.
+    A lesson's own defaults stay out of the link (`defaults_fixed`); a playground's values always go in."""
     columns = st.columns(max(len(variables), 2))
     values, problems = {}, []
     for column, name in zip(columns, variables):
         widget_key = f"{key}:value:{name}"
         if widget_key not in st.session_state:
-            st.session_state[widget_key] = st.query_params.get(name, format_number(defaults.get(name, 1.0)))
+            st.session_state[widget_key] = url().get(name, format_number(defaults.get(name, 1.0)))
         text = column.text_input(f"{name} =", key=widget_key)
         try:
             values[name] = parse(text, name)
-            st.query_params[name] = text.strip()
+            default = format_number(defaults.get(name, 1.0)) if defaults_fixed else None
+            keep_in_url(name, text.strip(), default)
         except ExplorerError as error:
             problems.append(str(error))
     for problem in problems:
@@ -156,8 +162,11 @@ def _backward_controls(session: BackwardSession, key: str):
             forget_step()
             session.backward_same_graph(retain_graph=retain)
         if buttons[4].button("Start over", key=f"{key}:reset", help="New leaves, no history"):
+            fresh = BackwardSession(session.fn, dict(session.values), session.output_name)
+            st.session_state[f"{key}:session"] = fresh
             forget_step()
-            st.session_state[f"{key}:session"] = BackwardSession(session.fn, dict(session.values), session.output_name)
+            record_actions(fresh)  # no actions: ops leaves the link
+            write_url()  # st.rerun() ends this run here
             st.rerun()
     except GraphFreedError as error:
         st.error(literal(str(error)), icon="🛑")

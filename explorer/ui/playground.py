@@ -12,7 +12,7 @@ from explorer.errors import ExplorerError
 from explorer.expr import CONSTANTS, FUNCTIONS, check_output, parse_expression, parse_leaf_value
 from explorer.ui.common import setup_page
 from explorer.ui.page import explore
-from explorer.ui.state import STATE_PARAMS, forget_function
+from explorer.ui.state import STATE_PARAMS, forget_function, url, write_url
 from explorer.ui.markdown import literal
 
 EXAMPLES = ["5*x**2 + x*y + 2*y**3", "sin(x) * exp(-y)", "tanh(w*x + b)", "sum(v * v)", "(w - 2)**2"]
@@ -21,6 +21,13 @@ KEY = "playground"
 
 def playground_page() -> None:
     setup_page("Playground")
+    try:
+        _playground()
+    finally:
+        write_url()
+
+
+def _playground() -> None:
     st.markdown(
         "Type any function of your own variables. Each name that is not a function or a constant "
         "becomes a leaf tensor with `requires_grad=True`; give it a number, or a short list such as "
@@ -36,25 +43,25 @@ def playground_page() -> None:
         )
     expr_key = f"{KEY}:expr"
     if expr_key not in st.session_state:
-        st.session_state[expr_key] = st.query_params.get("expr", EXAMPLES[0])
+        st.session_state[expr_key] = url().get("expr", EXAMPLES[0])
     text = st.text_input("f =", key=expr_key)
     try:
         expression = parse_expression(text)
     except ExplorerError as error:
         st.error(literal(str(error)))
         return
-    if st.query_params.get("expr", expression.text) != expression.text:
+    if url().get("expr", expression.text) != expression.text:
         forget_function(keep_values=True)  # x keeps its value from x**2 to x**3
         _forget_sessions_except(expression.text)
-    st.query_params["expr"] = expression.text
-    for stale in [name for name in st.query_params if name not in STATE_PARAMS and name not in expression.variables]:
-        del st.query_params[stale]  # values of variables the new expression no longer has
+    url()["expr"] = expression.text
+    for stale in [name for name in url() if name not in STATE_PARAMS and name not in expression.variables]:
+        del url()[stale]  # values of variables the new expression no longer has
     # Each variable's last value, kept here and not only in the URL, so x = 3 survives a detour
     # through an expression without x (the URL drops values the expression does not use).
     remembered = st.session_state.setdefault(f"{KEY}:values", {})
     explore(expression.build, list(expression.variables), remembered, key=f"{KEY}:{expression.text}",
             parse=parse_leaf_value, check=check_output)  # the f = box above is the code
-    remembered.update({name: st.query_params[name] for name in expression.variables if name in st.query_params})
+    remembered.update({name: url()[name] for name in expression.variables if name in url()})
 
 
 def _forget_sessions_except(text: str) -> None:

@@ -13,7 +13,7 @@ from explorer.calls import BackwardSession
 from explorer.errors import ExplorerError
 from explorer.lessons import Lesson
 from explorer.predict import judge
-from explorer.ui.state import PREDICT
+from explorer.ui.state import PREDICT, keep_in_url, url
 from explorer.values import format_number, parse_number
 from explorer.ui.markdown import literal
 
@@ -23,12 +23,13 @@ SCORE_KEY = "predict:score"  # (right, checked), for the whole session
 def predict_first(session: BackwardSession, key: str, lesson: Lesson | None, toggle_slot=st) -> bool:
     """The guessing panel (its on/off toggle goes in `toggle_slot`). Returns True once the gradients may be shown."""
     toggle_key = f"{key}:predict"
-    if toggle_key not in st.session_state:  # a link says; otherwise exercises start in predict mode
-        wanted = st.query_params.get(PREDICT)
-        st.session_state[toggle_key] = wanted == "1" if wanted else lesson is not None and lesson.page == "exercises"
+    usual = lesson is not None and lesson.page == "exercises"  # exercises start in predict mode
+    if toggle_key not in st.session_state:
+        wanted = url().get(PREDICT)
+        st.session_state[toggle_key] = wanted == "1" if wanted else usual
     on = toggle_slot.toggle("Predict first", key=toggle_key,
                             help="Type the gradient you expect; autograd's appears after you check")
-    st.query_params[PREDICT] = "1" if on else "0"
+    keep_in_url(PREDICT, "1" if on else "0", default="1" if usual else "0")
     if not on:
         return True
     if any(leaf.numel() != 1 for leaf in session.leaves.values()):

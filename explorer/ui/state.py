@@ -4,6 +4,10 @@ A page's whole state lives in its URL, so a link reopens exactly what is on scre
 (or the playground's expression), the values, the actions taken (`ops=bbz`: backward, backward,
 zero_(); see BackwardSession.actions_code), the animation step, and lecturer mode. Opening a
 link starts a new session whose leaves replay those actions with real backward calls.
+
+A run reads and changes the parameters in `url()`, a plain dict, and `write_url()` sends them to
+the browser once, at its end. Streamlit sends every single change of st.query_params, and the
+browser adds a history entry for each: opening one page took five presses of Back to leave.
 """
 
 from __future__ import annotations
@@ -24,20 +28,54 @@ PRESENT_KEY = "lecturer-mode"  # the toggle's widget key
 # Where the mode itself is kept. Streamlit drops a widget's state when another page runs, so the
 # toggle alone would switch lecturer mode off at every change of page.
 PRESENT_STORE = "lecturer-mode-on"
+URL_KEY = "url:this-run"  # the query parameters as this run leaves them
+
+
+def start_url() -> None:
+    """At the top of every page: this run starts from the parameters the browser has."""
+    st.session_state[URL_KEY] = st.query_params.to_dict()
+
+
+def url() -> dict[str, str]:
+    """This run's query parameters, to read and change; write_url() sends them."""
+    if URL_KEY not in st.session_state:
+        start_url()
+    return st.session_state[URL_KEY]
+
+
+def keep_in_url(name: str, value: str, default: str | None = None) -> None:
+    """Put `value` in the link, or leave the parameter out when it is the page's own default: a page
+    opened without parameters then writes none, and costs no extra step in the browser's history."""
+    if value == default:
+        url().pop(name, None)
+    else:
+        url()[name] = value
+
+
+def write_url() -> None:
+    """At the end of every page: one update of the browser's address, and none if nothing changed.
+    Parameters keep their places, so a mere change of order never makes a history entry either."""
+    wanted = st.session_state.get(URL_KEY)
+    current = st.query_params.to_dict()
+    if wanted is None or wanted == current:
+        return
+    ordered = {name: wanted[name] for name in current if name in wanted}
+    ordered.update({name: value for name, value in wanted.items() if name not in current})
+    st.query_params.from_dict(ordered)
 
 
 def presentation_toggle() -> bool:
     """Lecturer mode: large type, thick lines, a colour-blind-safe palette, no sidebar."""
     if PRESENT_STORE not in st.session_state:
-        st.session_state[PRESENT_STORE] = st.query_params.get(PRESENT) == "1"
+        st.session_state[PRESENT_STORE] = url().get(PRESENT) == "1"
     st.session_state[PRESENT_KEY] = st.session_state[PRESENT_STORE]
     on = st.toggle("Lecturer mode", key=PRESENT_KEY, on_change=_keep_presentation,
                    help="Large type and high contrast for a projector or a shared screen")
     if on:
-        st.query_params[PRESENT] = "1"
+        url()[PRESENT] = "1"
         st.html(PRESENTATION_CSS)
-    elif PRESENT in st.query_params:
-        del st.query_params[PRESENT]
+    elif PRESENT in url():
+        del url()[PRESENT]
     return on
 
 
@@ -80,7 +118,7 @@ def restore_actions(session: BackwardSession, page: str) -> None:
     if st.session_state.get(restored):
         return
     st.session_state[restored] = True
-    code = st.query_params.get(ACTIONS, "")
+    code = url().get(ACTIONS, "")
     if code:
         try:
             session.replay(code)
@@ -91,40 +129,40 @@ def restore_actions(session: BackwardSession, page: str) -> None:
 def record_actions(session: BackwardSession) -> None:
     code = session.actions_code()
     if code:
-        st.query_params[ACTIONS] = code
-    elif ACTIONS in st.query_params:
-        del st.query_params[ACTIONS]
+        url()[ACTIONS] = code
+    elif ACTIONS in url():
+        del url()[ACTIONS]
 
 
 def start_step() -> int | None:
-    text = st.query_params.get(STEP, "")
+    text = url().get(STEP, "")
     # isdigit() alone accepts "²" and 5,000-digit numbers, which int() refuses; the player clamps the rest.
     return int(text) if text.isascii() and text.isdigit() and len(text) <= 6 else None
 
 
 def record_step(step: int | None) -> None:
     if step is not None:
-        st.query_params[STEP] = str(step)
+        url()[STEP] = str(step)
 
 
 def forget_step() -> None:
     """A new backward call starts its animation at the beginning."""
-    if STEP in st.query_params:
-        del st.query_params[STEP]
+    if STEP in url():
+        del url()[STEP]
 
 
 def forget_function(keep_values: bool = False) -> None:
     """Another exercise or expression: the link's actions and step (and, unless `keep_values`,
     its values) belonged to the old one."""
-    for name in list(st.query_params):
+    for name in list(url()):
         if name in (ACTIONS, STEP) or (name not in STATE_PARAMS and not keep_values):
-            del st.query_params[name]
+            del url()[name]
 
 
 def share_link() -> None:
     """The link to exactly this view, in a box with a copy button."""
     base = (getattr(st.context, "url", "") or "").split("?")[0]
-    link = base + "?" + urlencode(st.query_params.to_dict())
+    link = base + "?" + urlencode(url())
     with st.popover("Copy link to this view"):
         st.caption("Opening it shows the same function, values, calls, step and mode.")
         st.code(link, language=None)

@@ -43,6 +43,7 @@ def test_a_link_made_in_one_browser_reopens_in_another_on_a_fresh_server(browser
     page.locator("label", has_text="Lecturer mode").click()
     wait_for_app(page)
     expect(page).to_have_url(re.compile(r"step=4"))
+    expect(page).to_have_url(re.compile(r"present=1"))  # the address follows the run that switched it on
     link = page.url
     assert "ops=bbzb" in link and "present=1" in link and "x=2" in link
     first.close()

@@ -65,6 +65,18 @@ def test_lecturer_mode_follows_the_home_pages_links(page, server):
     expect(page.locator("[data-testid='stSidebar']")).to_be_hidden()
     expect(page).to_have_url(re.compile(r"/Accumulation\?.*present=1"))
     assert page.eval_on_selector("html", "e => parseFloat(getComputedStyle(e).fontSize)") >= 20
+    page.get_by_role("button", name="Call .backward()").click()
+    wait_for_app(page)
+    expect(page).to_have_url(re.compile(r"ops=b"))
+    # Opening the page was one step of the browser's history and the call one more (every change of the
+    # URL used to be a step: seven presses of Back did not leave a page). Back cannot undo a real call, so
+    # the address keeps saying what is on screen, and the next Back leaves the page.
+    page.go_back()
+    wait_for_app(page)
+    expect(page).to_have_url(re.compile(r"/Accumulation\?.*ops=b"))
+    page.go_back()
+    expect(page).not_to_have_url(re.compile(r"/Accumulation"))
+    expect(page.get_by_role("link", name=re.compile("Several variables"))).to_be_visible()
 
 
 def test_lecturer_mode_on_a_projector_cuts_no_label(page, server):
