@@ -437,3 +437,13 @@ def test_ops_that_share_a_name_are_told_apart():
     assert [title.split(" (")[0] for title in titles] == names  # still the engine's own names, in its order
     assert titles[0] == "AddBackward0 (#1 of 2 to run)"
     assert {"MulBackward0 (of x)", "MulBackward0 (of y)", "MulBackward0 (of x, y)"} <= set(titles)
+
+
+def test_a_step_report_counts_only_in_its_own_story():
+    from explorer.ui.player import reported_step
+
+    assert reported_step({"story": "abc", "step": 3}, "abc") == 3
+    assert reported_step({"story": "old", "step": 3}, "abc") is None  # made before a zeroing changed the story
+    for bad in (None, 3, {"story": "abc"}, {"story": "abc", "step": -1}, {"story": "abc", "step": "3"},
+                {"story": "abc", "step": True}):
+        assert reported_step(bad, "abc") is None

@@ -906,8 +906,11 @@ export default function (component) {
   const host = parentElement;
   const existing = host.__agpPlayer;
   const live = existing && existing.root.isConnected ? existing : null;
+  // The step goes back with the story it belongs to: a step reported for an earlier story (before a
+  // zeroing or a refused call changed what the player tells) must not be written into the link.
+  const report = (step) => setStateValue("step", { story: data.story, step });
   if (live && live.data.signature === data.signature) {
-    live.onStep = (step) => setStateValue("step", step);
+    live.onStep = report;
     return () => live.destroy();
   }
   // A new animation opens at its start_step (a deep link's ?step=), or at the beginning. The same
@@ -916,7 +919,7 @@ export default function (component) {
   const startStep = sameStory ? live.step : (data.start_step ?? 0);
   const linked = sameStory ? live.linkedKey : null;
   if (existing) existing.destroy();
-  const player = mountPlayer(host, data, { onStep: (step) => setStateValue("step", step), startStep });
+  const player = mountPlayer(host, data, { onStep: report, startStep });
   const row = linked && player.rows.find((r) => r.key === linked);
   if (row) player.link(row);
   host.__agpPlayer = player;

@@ -26,8 +26,16 @@ def show_player(animation: Animation, key: str) -> int | None:
     """Mount the player; returns the step the student stopped at (None until they move it).
 
     The player reports the step when the student steps, scrubs or pauses, not on every frame of
-    a playback: each report reruns the page.
+    a playback: each report reruns the page. A report carries the story it was made in; one from
+    an earlier story (the same call before a zeroing changed its strip) is stale and ignored.
     """
     result = _player(key=key, data=animation.to_dict(), on_step_change=lambda: None)
-    step = result.get("step")
-    return int(step) if step is not None else None
+    return reported_step(result.get("step"), animation.story)
+
+
+def reported_step(report, story: str) -> int | None:
+    """The step in a player's report, if it was made in this story."""
+    if not isinstance(report, dict) or report.get("story") != story:
+        return None
+    step = report.get("step")
+    return step if isinstance(step, int) and not isinstance(step, bool) and step >= 0 else None

@@ -99,3 +99,24 @@ def test_dark_theme_reaches_the_graph(page, dark_server):
     background = page.eval_on_selector(".agp-svg g.graph > polygon", "e => e.getAttribute('fill')")
     assert background == DARK.background
     screenshot(page, "app-dark-theme")
+
+
+def test_the_link_and_the_player_agree_on_the_step_after_a_zeroing_and_a_refused_call(page, server):
+    page.goto(f"{server}/Exercises?lesson=exercise-2&predict=0")
+    wait_for_app(page)
+    page.get_by_role("button", name="Call .backward()").click()
+    wait_for_app(page)
+    player = the_player(page)
+    player.focus()
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    expect(page).to_have_url(re.compile(r"step=3"))
+    page.get_by_role("button", name=".grad.zero_()").click()
+    wait_for_app(page)
+    expect(the_player(page)).to_have_attribute("data-step", "3")  # the same call: the link's step holds
+    page.get_by_role("button", name="Backward again, same graph").click()  # refused: the graph was freed
+    wait_for_app(page)
+    expect(page.get_by_text("second time").first).to_be_visible()
+    expect(the_player(page)).to_have_attribute("data-step", "0")
+    page.wait_for_timeout(500)
+    assert "step=" not in page.url  # the link opens where the player is: at the start
