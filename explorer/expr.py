@@ -627,7 +627,8 @@ def _first_line(error: Exception) -> str:
 
 # -- results and values ------------------------------------------------------------------------
 def check_output(tensor, name: str = "f") -> None:
-    """Refuse an output that .backward() cannot start from, or a NaN/inf that would make every gradient useless."""
+    """Refuse an output that .backward() cannot start from. An inf or NaN is not refused: it is what
+    PyTorch computes, and the page shows it with a note on why (values.not_finite_note)."""
     if not isinstance(tensor, torch.Tensor):
         raise ExpressionError(f"{name} did not come out as a tensor but as {type(tensor).__name__}.")
     count = tensor.numel()
@@ -635,17 +636,6 @@ def check_output(tensor, name: str = "f") -> None:
         raise ExpressionError(
             f"{name} has {count} values; .backward() needs one number. "
             "Try sum(...) or mean(...) around the expression, such as sum(v * v).")
-    value = float(tensor.detach().reshape(()).item())
-    if math.isnan(value):
-        raise ExpressionError(
-            f"{name} is NaN (not a number) at these values, so every gradient would be NaN too. This happens when "
-            "a function gets an input outside its range: log or sqrt of a negative number, 0/0, or inf - inf. "
-            "Try other values or change the expression.")
-    if math.isinf(value):
-        raise ExpressionError(
-            f"{name} is {'-' if value < 0 else ''}infinite at these values: a number outgrew float32 (about 3.4e38), "
-            "for example exp of a large number, a huge power such as 9**9**9, division by 0, or log(0). "
-            "Try smaller values or change the expression.")
 
 
 def parse_leaf_value(text, name: str) -> float | list[float]:

@@ -116,6 +116,7 @@ def not_finite_note(values: dict) -> str | None:
         return None
     shown = ", ".join(f"`{name}`" for name in names)
     return (f"{shown} {'is' if len(names) == 1 else 'are'} not finite (inf or NaN): these are PyTorch's own values. "
-            "Tensors here are float32, whose largest number is about 3.4e38, so a bigger result becomes inf; "
-            "inf − inf, 0 × inf and 0/0 give NaN, and so does a function outside its range (sqrt or log of a "
-            "negative number). Smaller or other values give finite gradients.")
+            "Tensors here are float32, whose largest number is about 3.4e38, so a bigger result becomes inf "
+            "(`exp` of a large number, a huge power such as `9**9**9`); division by 0 and `log(0)` give ±inf; "
+            "inf − inf, 0 × inf and 0/0 give NaN, and so does a function outside its range (`sqrt` or `log` of "
+            "a negative number). Smaller or other values give finite gradients.")

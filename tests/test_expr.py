@@ -34,6 +34,7 @@ from explorer.expr import (
 )
 from explorer.graph import capture
 from explorer.lessons import all_lessons
+from explorer.values import format_number, not_finite_note
 
 # Built up from parts so that a grep for these two calls in the repository finds nothing here.
 EXEC, EVAL = "ex" + "ec", "ev" + "al"
@@ -289,8 +290,7 @@ def test_huge_constant_powers_are_tensor_math_and_fast():
         elapsed = time.perf_counter() - start
         assert elapsed < 1.0, (text, elapsed)
         assert math.isinf(output.item())
-        with pytest.raises(ExpressionError, match="infinite"):
-            check_output(output)
+        check_output(output)  # PyTorch's own inf: shown with a note, not refused
 
 
 # -- 3. hostile text: refused quickly, and nothing ran -------------------------------------------
@@ -317,7 +317,6 @@ HOSTILE = [
     ("power-tower", "9**9**9"),
     ("big-exponent", "10**1000000"),
     ("big-exponent-x", "x * 10**1000000"),
-    ("power-tower-x", "x + 9**9**9"),
     ("open-parens-100k", "(" * 100_000),
     ("minus-100k", "-" * 100_000 + "1"),
     ("parens-1000", "(" * 1000 + "x" + ")" * 1000),
@@ -389,8 +388,14 @@ HOSTILE = [
     ("empty", ""),
     ("blank", "   "),
     ("no-variables", "1 + 2"),
-    ("leaf-nan", "log(x - 2)"),
-    ("division-by-zero", "x / 0"),
+]
+
+# Not refused: valid math whose value PyTorch makes inf or NaN. They must still answer at once,
+# run nothing, and give PyTorch's own value (the page adds a note on why).
+NOT_FINITE = [
+    ("power-tower-x", "x + 9**9**9", "inf"),
+    ("leaf-nan", "log(x - 2)", "nan"),
+    ("division-by-zero", "x / 0", "inf"),
 ]
 
 
@@ -506,6 +511,22 @@ def test_hostile_expression_is_refused_quickly_and_runs_nothing(text, tmp_path, 
     assert TRIPWIRE.seen == []
 
 
+@pytest.mark.parametrize("text, expected", [(text, value) for _, text, value in NOT_FINITE],
+                         ids=[label for label, _, _ in NOT_FINITE])
+def test_inf_and_nan_are_answered_quickly_as_pytorchs_own(text, expected, trapped):
+    run_untrusted("sin(x) * y + sum(x)")  # warm up, as above
+    TRIPWIRE.armed = True
+    start = time.perf_counter()
+    try:
+        output = parse_expression(text).build(x=torch.tensor(1.0, requires_grad=True))
+        check_output(output)
+    finally:
+        TRIPWIRE.armed = False
+    assert time.perf_counter() - start < 1.0
+    assert format_number(output.item()) == expected
+    assert trapped == [] and TRIPWIRE.seen == []
+
+
 def test_the_traps_are_live(tmp_path, trapped):
     """The same calls made for real are noticed, so the empty records above mean something."""
     TRIPWIRE.armed = True
@@ -595,13 +616,14 @@ def test_check_output_wants_one_number_and_suggests_sum():
     check_output(torch.tensor([4.0]))  # one value in a vector is one number too
 
 
-def test_check_output_explains_nan_and_inf():
-    with pytest.raises(ExpressionError, match=r"NaN.*log or sqrt of a negative number"):
-        check_output(parse_expression("log(x)").build(x=torch.tensor(-1.0)))
-    with pytest.raises(ExpressionError, match=r"-infinite.*log\(0\)"):
-        check_output(parse_expression("log(x)").build(x=torch.tensor(0.0)))
-    with pytest.raises(ExpressionError, match=r"loss is infinite.*exp of a large number"):
-        check_output(parse_expression("exp(x)").build(x=torch.tensor(100.0)), name="loss")
+def test_nan_and_inf_outputs_pass_and_get_a_note():
+    """log(-1) is NaN and log(0) is -inf in PyTorch too: shown as such, with the reason."""
+    for value, expected in ((-1.0, "nan"), (0.0, "-inf"), (100.0, None)):
+        output = parse_expression("log(x)" if expected else "exp(x)").build(x=torch.tensor(value))
+        check_output(output)
+        assert format_number(output.item()) == (expected or "inf")
+        note = not_finite_note({"f": output.item()})
+        assert "`f` is not finite" in note and "`log(0)`" in note and "negative number" in note
     with pytest.raises(ExpressionError, match=r"not come out as a tensor"):
         check_output(3.0)
 

@@ -21,3 +21,10 @@ def test_every_markdown_character_outside_code_is_escaped(text):
 
 def test_code_spans_stay_code():
     assert literal("write `x**2` or x**2") == "write `x**2` or x\\*\\*2"
+
+
+def test_a_code_block_under_a_message_stays_as_typed():
+    """A syntax error quotes the expression in an indented code block, with a caret under the column."""
+    message = "Python cannot read this expression (invalid syntax), at column 8:\n\n    x**2 + *y\n           ^"
+    escaped = literal(message)
+    assert escaped.split("\n")[2:] == ["    x**2 + *y", "           ^"]  # no backslash moves the caret

@@ -10,6 +10,8 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from support import close, metric
+from explorer.expr import parse_expression
+from explorer.values import format_number
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -85,9 +87,17 @@ def test_non_scalar_output_suggests_a_reduction():
     assert any("sum(" in error.value for error in at.error)
 
 
-def test_nan_result_is_explained():
-    at = playground({"expr": "log(x)", "x": "-1"})
-    assert any("NaN" in error.value for error in at.error)
+@pytest.mark.parametrize("text, x", [("log(x)", "-1"), ("log(x)", "0"), ("9**9**9*x", "1")])
+def test_nan_or_inf_result_is_shown_and_explained(text, x):
+    """PyTorch's own NaN or inf, with its gradients and the player, and a note on why."""
+    at = playground({"expr": text, "x": x, "ops": "b"})
+    leaf = torch.tensor(float(x), requires_grad=True)
+    output = parse_expression(text).build(x=leaf)
+    (grad,) = torch.autograd.grad(output, [leaf])
+    assert not at.error and metric(at, "f") == format_number(output.item())
+    assert metric(at, "x.grad") == format_number(grad.item())
+    assert any("not finite" in warning.value for warning in at.warning)
+    assert at.get("bidi_component")  # the player
 
 
 def test_cli_expr_json_matches_autograd():
