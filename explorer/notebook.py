@@ -67,31 +67,38 @@ class Recipe:
 
 
 # How the notebook redoes each action of the app's history: the session method and its arguments.
-# A refused call (the graph was already freed) changed nothing, so the notebook notes it and goes on.
+# A refused call is made again too: PyTorch runs a freed graph until it needs a freed value, so
+# a branch that needs none (the `+ y` of x*x + y) still adds to y.grad before the refusal.
 STEP_CALLS = {
     "backward": ("backward", {}),
     "backward (same graph)": ("backward_same_graph", {}),
+    "refused": ("backward_same_graph", {}),
     "zero_()": ("zero_grad", {"mode": "zero"}),
     "set to None": ("zero_grad", {"mode": "set-none"}),
 }
 
 
 def _step_code(action: str, retain: bool) -> str:
-    if action not in STEP_CALLS:
-        return "# (here .backward() was called on a freed graph and refused: nothing changed)"
     method, arguments = STEP_CALLS[action]
     if method != "zero_grad" and retain:
         arguments = {"retain_graph": True}
-    return f"session.{method}(" + ", ".join(f"{key}={value!r}" for key, value in arguments.items()) + ")"
+    call = f"session.{method}(" + ", ".join(f"{key}={value!r}" for key, value in arguments.items()) + ")"
+    if action != "refused":
+        return call
+    return ("try:  # refused, as in the app: the graph was freed (what ran before the refusal stays)\n"
+            f"    {call}\nexcept explorer.ExplorerError:\n    pass")
 
 
 def _run_steps(recipe: "Recipe"):
     """The same actions as the notebook's cell, run here on a new session."""
     done = session(recipe.fn, dict(recipe.values), name=recipe.output_name)
     for action, retain in recipe.steps:
-        if action in STEP_CALLS:
-            method, arguments = STEP_CALLS[action]
+        method, arguments = STEP_CALLS[action]
+        try:
             getattr(done, method)(**({"retain_graph": retain} if method != "zero_grad" else arguments))
+        except ExplorerError:
+            if action != "refused":
+                raise
     return animate_session(done, title=recipe.title)
 
 

@@ -170,3 +170,30 @@ def test_a_sessions_notebook_redoes_its_exact_actions(kernel):
     assert session.grads()["w"] == 2 * grad
     history = executed.cells[[c.get("id") for c in executed.cells].index("flow")].outputs[0].data["text/plain"]
     assert "5 backward calls" in history  # b, B, a and the two after zeroing; the refused one made none
+
+
+def test_a_refused_call_is_redone_because_pytorch_ran_part_of_it(kernel):
+    """x*x + y: a second backward on the freed graph still adds 1 to y.grad before MulBackward0
+    finds its saved values gone. The notebook redoes that refusal, so it ends where the app did."""
+    from explorer.expr import parse_expression
+
+    x, y = torch.tensor(1.0, requires_grad=True), torch.tensor(1.0, requires_grad=True)
+    f = x * x + y
+    f.backward()
+    with pytest.raises(RuntimeError):
+        f.backward()
+    (x * x + y).backward()
+    pytorch = {"x": x.grad.item(), "y": y.grad.item()}
+    assert pytorch["y"] == 3.0  # the refused call's branch counted
+
+    session = BackwardSession(parse_expression("x*x + y").build, {"x": 1.0, "y": 1.0})
+    session.replay("bab")
+    assert session.grads() == pytorch
+    recipe = recipe_for_session(session)
+    assert recipe.steps == (("backward", False), ("refused", False), ("backward", False))
+    notebook = build_notebook(recipe)
+    saved = next(cell for cell in notebook.cells if cell.get("id") == "grads")
+    executed, *_ = run(notebook, kernel)
+    ran = next(cell for cell in executed.cells if cell.get("id") == "grads")
+    expected = [("stream", "stdout", "".join(f"{name}.grad = {value}\n" for name, value in pytorch.items()))]
+    assert outputs(saved) == outputs(ran) == expected
