@@ -112,6 +112,7 @@ _UNARY = {ast.USub: "neg", ast.UAdd: "pos"}
 _PYTHON_NAMES = frozenset(name for name in dir(builtins) if not name.startswith("_"))
 # The app keeps a variable's value in the page's URL as ?name=value, beside these parameters of
 # its own (and Streamlit's `embed`), so a variable may not take one of these names.
+OUTPUT_NAME = "f"  # what the playground calls the expression's value: "f = ..."
 URL_PARAMETERS = frozenset({"expr", "lesson", "ops", "step", "present", "predict", "embed", "embed_options"})
 _NAME = r"[A-Za-z][A-Za-z0-9]*"  # a variable name: ASCII letters and digits, starting with a letter
 
@@ -382,6 +383,9 @@ class _Translator:
             raise self.error(
                 f"'{name}' is the name of a Python built-in, so it cannot be a variable here. "
                 "Choose another name, such as x or w1.", node)
+        if name == OUTPUT_NAME:
+            raise self.error(f"'{name}' is the function's own name (f = ...), so a variable cannot have it; "
+                             "choose another name, such as x or w1.", node)
         if name.lower() in URL_PARAMETERS:
             raise self.error(f"'{name}' is a word the explorer keeps for itself; choose another name, such as x or w1.",
                              node)

@@ -50,6 +50,15 @@ def test_url_words_cannot_be_variables():
     assert not at.exception and any("keeps for itself" in e.value for e in at.error)
 
 
+def test_the_output_name_cannot_be_a_variable():
+    """f = f*2 would show two boxes labelled "f =" and two graph nodes named f."""
+    with pytest.raises(ExpressionError, match="the function's own name"):
+        parse_expression("f * 2")
+    assert parse_expression("f1 * 2 + F").variables == ("f1", "F")  # only f itself
+    at = open_app("pages/6_Playground.py", {"expr": "f*2", "f": "3", "ops": "b"})
+    assert not at.exception and any("the function's own name" in e.value for e in at.error) and not at.metric
+
+
 def test_predict_with_a_vector_variable_does_not_crash():
     at = open_app("pages/6_Playground.py", {"expr": "sum(v*v)", "v": "[1, 2]", "predict": "1"})
     assert not at.exception
