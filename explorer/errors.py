@@ -20,9 +20,10 @@ class GraphFreedError(ExplorerError):
         self.pytorch_message = pytorch_message
         super().__init__(
             "PyTorch refused: \"" + pytorch_message.split(". ")[0] + ".\"\n\n"
-            "The first .backward() freed the values this graph had saved for the chain rule "
-            "(for x**2 that is x itself), so there is nothing left to differentiate with. "
-            "Either build the function again (the \"Call .backward()\" button does that, as a "
-            "training loop does each step), or pass retain_graph=True to the first .backward() "
-            "to keep the saved values for a second pass."
+            "An earlier .backward() through this graph ran without retain_graph=True and freed the "
+            "values the graph had saved for the chain rule (for x**2 that is x itself), so there is "
+            "nothing left to differentiate with. Either build the function again (the \"Call "
+            ".backward()\" button does that, as a training loop does each step), or pass "
+            "retain_graph=True to every .backward() through this graph except the last, to keep the "
+            "saved values for the next pass."
         )

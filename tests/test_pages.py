@@ -219,3 +219,10 @@ def test_two_sessions_keep_their_own_gradients():
     click(first, f"{key}:backward")
     second.run()
     assert metric(second, "w.grad") == "-2"
+
+
+def test_by_hand_explains_a_float32_overflow():
+    at = open_page("by-hand", {"x": "3e38", "ops": "b"})
+    check = at.table[-1].value
+    assert list(check["autograd (last call)"]) == ["inf"] and list(check["agree"]) == ["no"]
+    assert any("float32" in caption.value and "float64" in caption.value for caption in at.caption)

@@ -7,6 +7,7 @@ a cache or a module global, so two browsers never see each other's gradients.
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import streamlit as st
@@ -314,3 +315,8 @@ def _by_hand_check(session: BackwardSession, lesson: Lesson) -> None:
             calls_since_zeroing = 0
     if any(row["agree"] == "no" for row in rows) and calls_since_zeroing > 1:
         st.caption("They differ because .grad has accumulated over several calls: zero it and call again.")
+    overflowed = [name for name, expected in by_hand.items()
+                  if isinstance(last[name], float) and not math.isfinite(last[name]) and math.isfinite(expected)]
+    if overflowed:
+        st.caption(f"{', '.join(overflowed)}: autograd works in float32, whose largest number is about 3.4e38, "
+                   "so a bigger gradient becomes inf; the check by hand runs in Python's float64, where it fits.")
