@@ -27,7 +27,7 @@ from explorer.values import format_number
 SETUP = '''\
 # Make `import explorer` work wherever inside the Autograd Explorer repository this notebook runs:
 # walk up from the working directory to the first folder holding explorer/__init__.py (the
-# repository's root) and put it first on sys.path. Outside the repository nothing changes.
+# repository's root) and put it first on sys.path. Outside the repository, a message says what to do.
 import sys
 from pathlib import Path
 
@@ -35,9 +35,14 @@ root = next((folder for folder in [Path.cwd(), *Path.cwd().parents]
              if (folder / "explorer" / "__init__.py").is_file()), None)
 if root is not None and str(root) not in sys.path:
     sys.path.insert(0, str(root))
-
-import torch
-import explorer'''
+try:
+    import explorer
+except ModuleNotFoundError:
+    raise ModuleNotFoundError(
+        "This notebook rebuilds its pictures with Autograd Explorer's code. Open it from inside the "
+        "repository's folder (the one `make run` starts the app from), for example after moving the "
+        "file there. Its saved outputs read without running.") from None
+import torch'''
 
 ZERO_WORDS = {
     "none": "without clearing `.grad` in between, so the gradients add up",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import subprocess
 import sys
 import time
@@ -197,3 +198,13 @@ def test_a_refused_call_is_redone_because_pytorch_ran_part_of_it(kernel):
     ran = next(cell for cell in executed.cells if cell.get("id") == "grads")
     expected = [("stream", "stdout", "".join(f"{name}.grad = {value}\n" for name, value in pytorch.items()))]
     assert outputs(saved) == outputs(ran) == expected
+
+
+def test_outside_the_repository_the_set_up_cell_says_what_to_do(tmp_path):
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    done = subprocess.run([sys.executable, "-c", SETUP], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode != 0 and "Open it from inside the repository's folder" in done.stderr
+    inside = subprocess.run([sys.executable, "-c", SETUP + "\nprint(explorer.__file__)"], cwd=ROOT / "tests",
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert inside.returncode == 0 and inside.stdout.strip() == str(ROOT / "explorer" / "__init__.py")
