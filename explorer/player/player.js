@@ -922,6 +922,9 @@ export default function (component) {
   const player = mountPlayer(host, data, { onStep: report, startStep });
   const row = linked && player.rows.find((r) => r.key === linked);
   if (row) player.link(row);
+  // The old player may have been rebuilt before it could report (lecturer mode switched on at
+  // once after stepping): if the kept step is not the one Python knows, tell it now.
+  if (sameStory && startStep !== (data.start_step ?? 0)) player.report();
   host.__agpPlayer = player;
   return () => {
     player.destroy();

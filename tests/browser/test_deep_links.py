@@ -38,7 +38,7 @@ def test_a_link_made_in_one_browser_reopens_in_another_on_a_fresh_server(browser
     the_player(page).focus()
     for _ in range(4):
         page.keyboard.press("ArrowRight")
-    page.wait_for_timeout(800)  # the player reports its step once the keys stop
+    expect(page).to_have_url(re.compile(r"step=4"))  # the player reports its step once the keys stop
     wait_for_app(page)
     page.locator("label", has_text="Lecturer mode").click()
     wait_for_app(page)
@@ -120,3 +120,17 @@ def test_the_link_and_the_player_agree_on_the_step_after_a_zeroing_and_a_refused
     expect(the_player(page)).to_have_attribute("data-step", "0")
     page.wait_for_timeout(500)
     assert "step=" not in page.url  # the link opens where the player is: at the start
+
+
+def test_switching_to_lecturer_mode_right_after_stepping_keeps_the_step_in_the_link(page, server):
+    """The switch rebuilds the player before its step report (sent 250 ms after the last key) went
+    out; the rebuilt player keeps the step and reports it itself."""
+    page.goto(f"{server}/Exercises?lesson=exercise-2&predict=0&ops=b")
+    wait_for_app(page)
+    the_player(page).focus()
+    for _ in range(4):
+        page.keyboard.press("ArrowRight")
+    page.locator("label", has_text="Lecturer mode").click()  # at once
+    expect(page).to_have_url(re.compile(r"present=1"))
+    expect(page).to_have_url(re.compile(r"step=4"))
+    expect(the_player(page)).to_have_attribute("data-step", "4")
