@@ -273,6 +273,8 @@ class _Steps:
         drawn = [(i, e) for i, e in enumerate(self.graph.edges) if self.at(e.src) == e.src and self.at(e.dst) == e.dst]
         self.edge_of = {(e.dst, e.slot): f"e{i}" for i, e in drawn if e.kind == INPUT}
         self.leaf_edge_of = {e.dst: f"e{i}" for i, e in drawn if e.kind == LEAF_EDGE}
+        # AccumulateGrad id -> its leaf's name
+        self.leaf_name_of = {e.dst: self.graph.node(e.src).name for e in self.graph.edges if e.kind == LEAF_EDGE}
         self.received: dict[str, list[Any]] = {}  # node id -> gradients sent to it so far, in order
         self.total = len(record.events)
         # An op's name -> every op of that name, in the order the engine ran them (then any it did not run).
@@ -418,8 +420,7 @@ class _Steps:
         return f"{node.name} (#{self.order[node_id]} of {len(same)} to run)"
 
     def _leaf_of(self, accumulate_id: str) -> str | None:
-        leaf = next((e.src for e in self.graph.edges if e.kind == LEAF_EDGE and e.dst == accumulate_id), None)
-        return None if leaf is None else self.graph.node(leaf).name
+        return self.leaf_name_of.get(accumulate_id)
 
     def _leaves_below(self, op_id: str) -> list[str]:
         """Every leaf an op's gradient reaches, in the graph's order: the inputs it was computed from."""

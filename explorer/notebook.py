@@ -71,22 +71,28 @@ class Recipe:
     steps: tuple[tuple[str, bool], ...] | None = None
 
 
-# How the notebook redoes each action of the app's history: the session method and its arguments.
+# How the notebook redoes each action of the app's history: the session method that does it.
 # A refused call is made again too: PyTorch runs a freed graph until it needs a freed value, so
 # a branch that needs none (the `+ y` of x*x + y) still adds to y.grad before the refusal.
-STEP_CALLS = {
-    "backward": ("backward", {}),
-    "backward (same graph)": ("backward_same_graph", {}),
-    "refused": ("backward_same_graph", {}),
-    "zero_()": ("zero_grad", {"mode": "zero"}),
-    "set to None": ("zero_grad", {"mode": "set-none"}),
+STEP_METHODS = {
+    "backward": "backward",
+    "backward (same graph)": "backward_same_graph",
+    "refused": "backward_same_graph",
+    "zero_()": "zero_grad",
+    "set to None": "zero_grad",
 }
 
 
+def _step_call(action: str, retain: bool) -> tuple[str, dict[str, Any]]:
+    """(session method, its keyword arguments) for one action: the cell's code and this process both use it."""
+    method = STEP_METHODS[action]
+    if method == "zero_grad":
+        return method, {"mode": "zero" if action == "zero_()" else "set-none"}
+    return method, {"retain_graph": True} if retain else {}
+
+
 def _step_code(action: str, retain: bool) -> str:
-    method, arguments = STEP_CALLS[action]
-    if method != "zero_grad" and retain:
-        arguments = {"retain_graph": True}
+    method, arguments = _step_call(action, retain)
     call = f"session.{method}(" + ", ".join(f"{key}={value!r}" for key, value in arguments.items()) + ")"
     if action != "refused":
         return call
@@ -98,9 +104,9 @@ def _run_steps(recipe: "Recipe"):
     """The same actions as the notebook's cell, run here on a new session."""
     done = session(recipe.fn, dict(recipe.values), name=recipe.output_name)
     for action, retain in recipe.steps:
-        method, arguments = STEP_CALLS[action]
+        method, arguments = _step_call(action, retain)
         try:
-            getattr(done, method)(**({"retain_graph": retain} if method != "zero_grad" else arguments))
+            getattr(done, method)(**arguments)
         except ExplorerError:
             if action != "refused":
                 raise

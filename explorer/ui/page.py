@@ -46,7 +46,7 @@ def lesson_page(page_key: str) -> None:
         st.title(lesson.title)
         st.markdown(lesson.explanation)
         explore(lesson.fn, lesson.variables, lesson.defaults, key=f"{page_key}:{lesson.id}",
-                    output_name=lesson.output_name, lesson=lesson, code=lesson.source)
+                output_name=lesson.output_name, lesson=lesson, code=lesson.source)
     finally:
         write_url()
 
@@ -114,13 +114,13 @@ def _value_inputs(variables: list[str], defaults: dict, key: str, parse=parse_nu
     values, problems = {}, []
     for column, name in zip(columns, variables):
         widget_key = f"{key}:value:{name}"
+        default = format_number(defaults.get(name, 1.0))
         if widget_key not in st.session_state:
-            st.session_state[widget_key] = url().get(name, format_number(defaults.get(name, 1.0)))
+            st.session_state[widget_key] = url().get(name, default)
         text = column.text_input(f"{name} =", key=widget_key)
         try:
             values[name] = parse(text, name)
-            default = format_number(defaults.get(name, 1.0)) if defaults_fixed else None
-            keep_in_url(name, text.strip(), default)
+            keep_in_url(name, text.strip(), default if defaults_fixed else None)
         except ExplorerError as error:
             problems.append(str(error))
     for problem in problems:
@@ -179,11 +179,12 @@ def _backward_controls(session: BackwardSession, key: str):
 def _show_results(session: BackwardSession, key: str, lesson: Lesson | None) -> None:
     st.subheader("Gradients")
     grads = session.grads()
+    output = session.value()  # runs the function once more: computed once here
     columns = st.columns(len(grads) + 1)
-    columns[0].metric(f"{session.output_name}", format_number(session.value()))
+    columns[0].metric(f"{session.output_name}", format_number(output))
     for column, (name, value) in zip(columns[1:], grads.items()):
         column.metric(f"{name}.grad", format_number(value))
-    note = not_finite_note({session.output_name: session.value(), **{f"{n}.grad": v for n, v in grads.items()}})
+    note = not_finite_note({session.output_name: output, **{f"{n}.grad": v for n, v in grads.items()}})
     if note:
         st.warning(note)
     if session.history:

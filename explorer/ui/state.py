@@ -71,11 +71,9 @@ def presentation_toggle() -> bool:
     st.session_state[PRESENT_KEY] = st.session_state[PRESENT_STORE]
     on = st.toggle("Lecturer mode", key=PRESENT_KEY, on_change=_keep_presentation,
                    help="Large type and high contrast for a projector or a shared screen")
+    keep_in_url(PRESENT, "1" if on else "0", default="0")
     if on:
-        url()[PRESENT] = "1"
         st.html(PRESENTATION_CSS)
-    elif PRESENT in url():
-        del url()[PRESENT]
     return on
 
 
@@ -127,11 +125,7 @@ def restore_actions(session: BackwardSession, page: str) -> None:
 
 
 def record_actions(session: BackwardSession) -> None:
-    code = session.actions_code()
-    if code:
-        url()[ACTIONS] = code
-    elif ACTIONS in url():
-        del url()[ACTIONS]
+    keep_in_url(ACTIONS, session.actions_code(), default="")
 
 
 def start_step() -> int | None:
@@ -147,8 +141,7 @@ def record_step(step: int | None) -> None:
 
 def forget_step() -> None:
     """A new backward call starts its animation at the beginning."""
-    if STEP in url():
-        del url()[STEP]
+    url().pop(STEP, None)
 
 
 def forget_function(keep_values: bool = False) -> None:
