@@ -6,7 +6,7 @@ serves each at its own URL (/Accumulation, /Exercises?lesson=exercise-2, ...).
 
 import streamlit as st
 
-from explorer.lessons import EXTRA_PAGES, PAGES
+from explorer.functions.lessons import EXTRA_PAGES, PAGES
 from explorer.ui.common import setup_page
 from explorer.ui.state import PRESENT, url, write_url
 from explorer.ui.links import PAGE_FILES

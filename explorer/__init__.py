@@ -16,9 +16,9 @@ Nothing in this package imports Streamlit except the `ui` subpackage used by the
 """
 
 from explorer.errors import ExplorerError
-from explorer.graph import Graph, capture
-from explorer.backward import BackwardPass, record_backward
-from explorer.calls import BackwardSession
+from explorer.core.graph import Graph, capture
+from explorer.core.backward import BackwardPass, record_backward
+from explorer.core.calls import BackwardSession
 from explorer.api import Diagram, Flow, animate, animate_session, draw, session
 
 __all__ = ["ExplorerError", "Graph", "capture", "BackwardPass", "record_backward", "BackwardSession",

@@ -33,16 +33,16 @@ from typing import Any, Callable
 
 import torch
 
-from explorer.backward import BackwardPass
-from explorer.calls import BackwardSession, check_zeroing, repeat_calls
-from explorer.drawing import Drawing
-from explorer.drawing import draw as lay_out
+from explorer.core.backward import BackwardPass
+from explorer.core.calls import BackwardSession, check_zeroing, repeat_calls
+from explorer.drawing.layout import Drawing
+from explorer.drawing.layout import draw as lay_out
 from explorer.errors import ExplorerError
 from explorer.files import write_atomic
-from explorer.frames import Animation, build_animation, clean_svg
-from explorer.graph import Graph, capture
-from explorer.player import standalone_html
-from explorer.render import to_dot, to_format
+from explorer.play.frames import Animation, build_animation, clean_svg
+from explorer.core.graph import Graph, capture
+from explorer.play.player import standalone_html
+from explorer.drawing.render import to_dot, to_format
 from explorer.values import format_number, json_text, parse_number, to_plain
 
 DIAGRAM_FORMATS = ("svg", "png", "pdf", "dot", "json")

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 import torch
 
-from explorer import render
-from explorer.drawing import draw
-from explorer.graph import capture
-from explorer.lessons import all_lessons
+from explorer.drawing import render
+from explorer.drawing.layout import draw
+from explorer.core.graph import capture
+from explorer.functions.lessons import all_lessons
 
 
 @dataclass

@@ -9,9 +9,9 @@ import sys
 
 import torch
 
-from explorer.calls import ZERO_MODES, run_calls
+from explorer.core.calls import ZERO_MODES, run_calls
 from explorer.errors import ExplorerError
-from explorer.lessons import all_lessons, get_lesson
+from explorer.functions.lessons import all_lessons, get_lesson
 from explorer.values import format_number, json_text, not_finite_note, parse_number
 
 
@@ -68,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
 def _export(args) -> int:
     from pathlib import Path
 
-    from explorer.export import FORMATS, check_format, export_all, export_lesson
+    from explorer.io.export import FORMATS, check_format, export_all, export_lesson
 
     if args.all is not None:
         if args.lesson is not None or args.output is not None:
@@ -94,7 +94,7 @@ def _export(args) -> int:
 
 
 def _site(args) -> int:
-    from explorer.site import INDEX, write_site
+    from explorer.io.site import INDEX, write_site
 
     written = write_site(args.dir)
     print(f"wrote {len(written)} pages to {args.dir}; open {written[0].parent / INDEX}")
@@ -159,7 +159,7 @@ def _show(args) -> int:
 
 def _expression(args):
     """The function, title, name and values for --expr: every variable needs a --set."""
-    from explorer.expr import check_output, parse_expression, parse_leaf_value
+    from explorer.functions.expr import check_output, parse_expression, parse_leaf_value
 
     expression = parse_expression(args.expr)
     values = parse_assignments(args.set, list(expression.variables), parse_leaf_value)

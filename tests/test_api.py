@@ -19,8 +19,8 @@ from torch import nn
 import explorer
 from explorer.cli import session_report
 from explorer.errors import ExplorerError
-from explorer.lessons import get_lesson
-from explorer.player import standalone_html
+from explorer.functions.lessons import get_lesson
+from explorer.play.player import standalone_html
 from explorer.values import format_number, to_plain
 from support import close
 

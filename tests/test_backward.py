@@ -4,10 +4,10 @@ import pytest
 import torch
 
 from support import close
-from explorer.backward import record_backward
+from explorer.core.backward import record_backward
 from explorer.errors import GraphFreedError
-from explorer.graph import ACCUMULATE, INPUT
-from explorer.lessons import all_lessons, get_lesson
+from explorer.core.graph import ACCUMULATE, INPUT
+from explorer.functions.lessons import all_lessons, get_lesson
 
 
 def build(lesson):

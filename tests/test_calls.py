@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from explorer.calls import BackwardSession, run_calls
+from explorer.core.calls import BackwardSession, run_calls
 from explorer.errors import BadValueError, ExplorerError, GraphFreedError
-from explorer.lessons import square
+from explorer.functions.lessons import square
 
 
 def test_three_calls_accumulate_6_12_18():

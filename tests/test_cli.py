@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from support import close
-from explorer.lessons import get_lesson, lesson_ids
+from explorer.functions.lessons import get_lesson, lesson_ids
 
 
 def cli(*args):

@@ -6,12 +6,12 @@ import time
 
 import pytest
 
-from explorer import render
+from explorer.drawing import render
 from explorer.bench import mlp_loss, run, shared_leaf_loop
-from explorer.collapse import GraphView, collapse, summary
-from explorer.drawing import MAX_DRAWN_NODES, draw
-from explorer.graph import capture
-from explorer.render import LayoutTimeout, to_dot, to_svg
+from explorer.drawing.collapse import GraphView, collapse, summary
+from explorer.drawing.layout import MAX_DRAWN_NODES, draw
+from explorer.core.graph import capture
+from explorer.drawing.render import LayoutTimeout, to_dot, to_svg
 
 
 def loop_graph(steps):

@@ -16,12 +16,12 @@ import nbformat
 import pytest
 import torch
 
-from explorer import export
-from explorer.calls import BackwardSession, run_calls
+from explorer.io import export
+from explorer.core.calls import BackwardSession, run_calls
 from explorer.errors import ExplorerError
-from explorer.expr import parse_expression
-from explorer.lessons import get_lesson, lesson_ids
-from explorer.render import _layout
+from explorer.functions.expr import parse_expression
+from explorer.functions.lessons import get_lesson, lesson_ids
+from explorer.drawing.render import _layout
 from support import close
 from test_api import png_size, svg_texts
 
@@ -298,8 +298,8 @@ def test_download_buttons_render_in_a_streamlit_page():
     from streamlit.testing.v1 import AppTest
 
     def app():
-        from explorer.calls import run_calls
-        from explorer.lessons import get_lesson
+        from explorer.core.calls import run_calls
+        from explorer.functions.lessons import get_lesson
         from explorer.ui.downloads import download_buttons
 
         lesson = get_lesson("accumulation")

@@ -25,15 +25,15 @@ import torch.nn.functional as F
 from hypothesis import assume, given, settings, strategies as st
 
 from support import close
-from explorer import expr
-from explorer.calls import BackwardSession
+from explorer.functions import expr
+from explorer.core.calls import BackwardSession
 from explorer.errors import BadValueError, ExplorerError
-from explorer.expr import (
+from explorer.functions.expr import (
     CONSTANTS, FUNCTIONS, MAX_ELEMENTS, MAX_LENGTH, Expression, ExpressionError, check_output,
     parse_expression, parse_leaf_value,
 )
-from explorer.graph import capture
-from explorer.lessons import all_lessons
+from explorer.core.graph import capture
+from explorer.functions.lessons import all_lessons
 from explorer.values import format_number, not_finite_note
 
 # Built up from parts so that a grep for these two calls in the repository finds nothing here.

@@ -10,14 +10,14 @@ import re
 import pytest
 import torch
 
-from explorer import frames as frames_module
-from explorer.calls import BackwardSession, run_calls
+from explorer.play import frames as frames_module
+from explorer.core.calls import BackwardSession, run_calls
 from explorer.errors import ExplorerError
-from explorer.forward import forward_view
-from explorer.frames import ACCUMULATE_FRAME, DONE, SEED, SUMMARY, build_animation
-from explorer.legend import look_for
-from explorer.lessons import all_lessons, get_lesson
-from explorer.player import standalone_html
+from explorer.core.forward import forward_view
+from explorer.play.frames import ACCUMULATE_FRAME, DONE, SEED, SUMMARY, build_animation
+from explorer.drawing.legend import look_for
+from explorer.functions.lessons import all_lessons, get_lesson
+from explorer.play.player import standalone_html
 from explorer.values import format_number
 from support import close
 

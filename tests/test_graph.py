@@ -2,8 +2,8 @@
 
 import torch
 
-from explorer.graph import ACCUMULATE, INPUT, LEAF, OP, OUTPUT, SAVED, capture
-from explorer.lessons import get_lesson
+from explorer.core.graph import ACCUMULATE, INPUT, LEAF, OP, OUTPUT, SAVED, capture
+from explorer.functions.lessons import get_lesson
 
 
 def leaves(**values):

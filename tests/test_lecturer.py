@@ -3,10 +3,10 @@
 import pytest
 
 from support import metric, open_app, shown
-from explorer.calls import BackwardSession, run_calls
+from explorer.core.calls import BackwardSession, run_calls
 from explorer.errors import ExplorerError
-from explorer.lessons import get_lesson, square
-from explorer.predict import chain_rule_paths, judge
+from explorer.functions.lessons import get_lesson, square
+from explorer.play.predict import chain_rule_paths, judge
 
 
 # -- the action code a link carries --------------------------------------------------------------

@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from support import close
-from explorer.calls import run_calls
+from explorer.core.calls import run_calls
 from explorer.errors import UnknownLessonError
-from explorer.lessons import all_lessons, get_lesson, lesson_ids
+from explorer.functions.lessons import all_lessons, get_lesson, lesson_ids
 
 # The seed's table (../shared/seed/README.md), copied as data so the registry cannot drift from it.
 SEED_TABLE = {

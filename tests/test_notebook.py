@@ -20,12 +20,12 @@ import nbformat
 import pytest
 import torch
 
-from explorer import export
-from explorer.calls import BackwardSession
+from explorer.io import export
+from explorer.core.calls import BackwardSession
 from explorer.errors import GraphFreedError
-from explorer.export import recipe_for_session
-from explorer.lessons import all_lessons, get_lesson
-from explorer.notebook import SETUP, build_notebook, lesson_recipe, notebook_text
+from explorer.io.export import recipe_for_session
+from explorer.functions.lessons import all_lessons, get_lesson
+from explorer.io.notebook import SETUP, build_notebook, lesson_recipe, notebook_text
 
 ROOT = Path(__file__).resolve().parents[1]
 PLAYGROUND = ("5*x**2 + x*y + 2*y**3", {"x": 1.5, "y": -2.0})
@@ -90,7 +90,7 @@ def exported(tmp_path: Path, name: str) -> nbformat.NotebookNode:
     path = tmp_path / f"{name}.ipynb"
     if name == "playground":
         text, values = PLAYGROUND
-        command = ["-c", "import sys; from explorer.notebook import build_notebook, expression_recipe, notebook_text; "
+        command = ["-c", "import sys; from explorer.io.notebook import build_notebook, expression_recipe, notebook_text; "
                          f"sys.stdout.write(notebook_text(build_notebook(expression_recipe({text!r}, {values!r}, calls=3))))"]
     else:
         command = ["-m", "explorer", "export", name, "--format", "ipynb", "-o", str(path), "--calls", "2",
@@ -176,7 +176,7 @@ def test_a_sessions_notebook_redoes_its_exact_actions(kernel):
 def test_a_refused_call_is_redone_because_pytorch_ran_part_of_it(kernel):
     """x*x + y: a second backward on the freed graph still adds 1 to y.grad before MulBackward0
     finds its saved values gone. The notebook redoes that refusal, so it ends where the app did."""
-    from explorer.expr import parse_expression
+    from explorer.functions.expr import parse_expression
 
     x, y = torch.tensor(1.0, requires_grad=True), torch.tensor(1.0, requires_grad=True)
     f = x * x + y

@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from support import metric, shown
-from explorer.lessons import EXTRA_PAGES, PAGES, lessons_on_page
+from explorer.functions.lessons import EXTRA_PAGES, PAGES, lessons_on_page
 from explorer.ui.links import PAGE_FILES
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,7 +10,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from support import close, metric
-from explorer.expr import parse_expression
+from explorer.functions.expr import parse_expression
 from explorer.values import format_number
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,12 +7,12 @@ import xml.etree.ElementTree as ET
 import pytest
 import torch
 
-from explorer.backward import record_backward
-from explorer.graph import ACCUMULATE, INPUT, LEAF_EDGE, OP, trace
-from explorer.legend import LIGHT
-from explorer.lessons import all_lessons, get_lesson
-from explorer.render import to_dot, to_svg
-from explorer.torchviz_view import torchviz_dot
+from explorer.core.backward import record_backward
+from explorer.core.graph import ACCUMULATE, INPUT, LEAF_EDGE, OP, trace
+from explorer.drawing.legend import LIGHT
+from explorer.functions.lessons import all_lessons, get_lesson
+from explorer.drawing.render import to_dot, to_svg
+from explorer.drawing.torchviz_view import torchviz_dot
 
 
 def built(lesson, **overrides):

@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from support import metric, open_app
-from explorer.backward import record_backward
-from explorer.calls import run_calls
+from explorer.core.backward import record_backward
+from explorer.core.calls import run_calls
 from explorer.errors import BadValueError
-from explorer.expr import URL_PARAMETERS, ExpressionError, parse_expression
-from explorer.predict import judge
+from explorer.functions.expr import URL_PARAMETERS, ExpressionError, parse_expression
+from explorer.play.predict import judge
 from explorer.ui.state import STATE_PARAMS
 from explorer.values import parse_number
 

@@ -6,7 +6,7 @@ import html
 
 import streamlit as st
 
-from explorer.legend import Palette, legend_items
+from explorer.drawing.legend import Palette, legend_items
 from explorer.ui.state import current_look, presentation_toggle, start_url
 
 APP_TITLE = "Autograd Explorer"

@@ -11,10 +11,10 @@ import re
 
 import streamlit as st
 
-from explorer.calls import BackwardSession
+from explorer.core.calls import BackwardSession
 from explorer.errors import ExplorerError
-from explorer.export import MIME_TYPES, Trace, recipe_for_session, render, trace_of
-from explorer.lessons import Lesson
+from explorer.io.export import MIME_TYPES, Trace, recipe_for_session, render, trace_of
+from explorer.functions.lessons import Lesson
 
 # (format, button label, help). The player and the trace need a backward call first.
 BUTTONS = (

@@ -13,19 +13,19 @@ from typing import Callable
 import streamlit as st
 import torch
 
-from explorer.calls import BackwardSession
+from explorer.core.calls import BackwardSession
 from explorer.errors import ExplorerError, GraphFreedError
-from explorer.lessons import PAGES, Lesson, lessons_on_page
-from explorer.drawing import draw
-from explorer.graph import capture
-from explorer.forward import forward_view
-from explorer.frames import build_animation
-from explorer.render import to_svg
-from explorer.torchviz_view import TORCHVIZ_CALL, torchviz_dot
+from explorer.functions.lessons import PAGES, Lesson, lessons_on_page
+from explorer.drawing.layout import draw
+from explorer.core.graph import capture
+from explorer.core.forward import forward_view
+from explorer.play.frames import build_animation
+from explorer.drawing.render import to_svg
+from explorer.drawing.torchviz_view import TORCHVIZ_CALL, torchviz_dot
 from explorer.ui.common import setup_page, show_svg
 from explorer.ui.downloads import download_buttons
 from explorer.ui.player import show_player
-from explorer.predict import agrees as predict_agrees
+from explorer.play.predict import agrees as predict_agrees
 from explorer.ui.predict import predict_first
 from explorer.ui.state import (current_look, forget_function, forget_step, keep_in_url, record_actions,
                                record_step, restore_actions, share_link, start_step, url, write_url)

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer.frames import Animation
-from explorer.player import player_css, player_js
+from explorer.play.frames import Animation
+from explorer.play.player import player_css, player_js
 
 COMPONENT_NAME = "autograd_explorer.backward_player"
 

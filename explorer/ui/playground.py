@@ -1,7 +1,7 @@
 """The playground page: a function the student types, traced safely, explored like a lesson.
 
 The expression and every value live in the URL (?expr=...&x=1.5), so a shared link reopens
-the same function. The text goes through explorer.expr, never through Python's evaluator.
+the same function. The text goes through explorer.functions.expr, never through Python's evaluator.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer.errors import ExplorerError
-from explorer.expr import CONSTANTS, FUNCTIONS, check_output, parse_expression, parse_leaf_value
+from explorer.functions.expr import CONSTANTS, FUNCTIONS, check_output, parse_expression, parse_leaf_value
 from explorer.ui.common import setup_page
 from explorer.ui.page import explore
 from explorer.ui.state import STATE_PARAMS, forget_function, url, write_url

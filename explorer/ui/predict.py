@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer.calls import BackwardSession
+from explorer.core.calls import BackwardSession
 from explorer.errors import ExplorerError
-from explorer.lessons import Lesson
-from explorer.predict import judge
+from explorer.functions.lessons import Lesson
+from explorer.play.predict import judge
 from explorer.ui.state import PREDICT, keep_in_url, url
 from explorer.values import format_number, parse_number
 from explorer.ui.markdown import literal

@@ -16,9 +16,9 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from explorer.calls import BackwardSession
+from explorer.core.calls import BackwardSession
 from explorer.errors import ExplorerError
-from explorer.legend import Look, look_for
+from explorer.drawing.legend import Look, look_for
 from explorer.ui.markdown import literal
 
 ACTIONS, STEP, PRESENT, PREDICT, LESSON, EXPR = "ops", "step", "present", "predict", "lesson", "expr"

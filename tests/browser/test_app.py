@@ -4,8 +4,8 @@ import torch
 from playwright.sync_api import expect
 
 from browser_support import metric, the_player, screenshot, wait_for_app
-from explorer.calls import run_calls
-from explorer.lessons import get_lesson
+from explorer.core.calls import run_calls
+from explorer.functions.lessons import get_lesson
 from explorer.values import format_number
 
 PLAYER = ".agp-root"

@@ -7,10 +7,10 @@ import torch
 from playwright.sync_api import expect
 
 from browser_support import metric, the_player, free_port, screenshot, start_server, wait_for_app
-from explorer.calls import run_calls
-from explorer.forward import forward_view
-from explorer.legend import DARK
-from explorer.lessons import get_lesson
+from explorer.core.calls import run_calls
+from explorer.core.forward import forward_view
+from explorer.drawing.legend import DARK
+from explorer.functions.lessons import get_lesson
 from explorer.values import format_number
 
 PLAYER = ".agp-root"

@@ -6,7 +6,7 @@ import torch
 from playwright.sync_api import expect
 
 from browser_support import metric, screenshot, wait_for_app
-from explorer.lessons import get_lesson
+from explorer.functions.lessons import get_lesson
 from explorer.values import format_number
 
 

@@ -13,13 +13,13 @@ import re
 import pytest
 import torch
 
-from explorer.calls import run_calls
-from explorer.forward import forward_view
-from explorer.frames import build_animation
-from explorer.graph import INPUT
-from explorer.legend import DARK, PRESENTATION_DARK, PRESENTATION_LIGHT, look_for
-from explorer.lessons import all_lessons, get_lesson
-from explorer.player import standalone_html
+from explorer.core.calls import run_calls
+from explorer.core.forward import forward_view
+from explorer.play.frames import build_animation
+from explorer.core.graph import INPUT
+from explorer.drawing.legend import DARK, PRESENTATION_DARK, PRESENTATION_LIGHT, look_for
+from explorer.functions.lessons import all_lessons, get_lesson
+from explorer.play.player import standalone_html
 
 from browser_support import screenshot
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from explorer.export import export_lesson
-from explorer.lessons import all_lessons, get_lesson
-from explorer.notebook import build_notebook, lesson_recipe
-from explorer.site import INDEX, page_name, site_calls, write_site
+from explorer.io.export import export_lesson
+from explorer.functions.lessons import all_lessons, get_lesson
+from explorer.io.notebook import build_notebook, lesson_recipe
+from explorer.io.site import INDEX, page_name, site_calls, write_site
 from explorer.values import format_number
 from support import close
 

@@ -12,10 +12,10 @@ import statistics
 import pytest
 import torch
 
-from explorer.calls import BackwardSession, run_calls
-from explorer.frames import build_animation
-from explorer.lessons import get_lesson
-from explorer.player import standalone_html
+from explorer.core.calls import BackwardSession, run_calls
+from explorer.play.frames import build_animation
+from explorer.functions.lessons import get_lesson
+from explorer.play.player import standalone_html
 from explorer.values import format_number
 from support import close
 

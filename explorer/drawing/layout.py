@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from explorer.backward import BackwardPass
-from explorer.collapse import GraphView, collapse, summary
-from explorer.graph import Graph
-from explorer.legend import LIGHT, Palette
-from explorer.render import LAYOUT_SECONDS, LayoutTimeout, to_dot, to_svg
+from explorer.core.backward import BackwardPass
+from explorer.drawing.collapse import GraphView, collapse, summary
+from explorer.core.graph import Graph
+from explorer.drawing.legend import LIGHT, Palette
+from explorer.drawing.render import LAYOUT_SECONDS, LayoutTimeout, to_dot, to_svg
 
 MAX_DRAWN_NODES = 3000  # beyond this many nodes on screen a picture stops teaching anything
 

@@ -11,7 +11,7 @@ import functools
 import html
 from pathlib import Path
 
-from explorer.frames import Animation
+from explorer.play.frames import Animation
 from explorer.values import json_text
 
 HERE = Path(__file__).resolve().parent

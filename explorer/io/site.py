@@ -14,11 +14,11 @@ import re
 from pathlib import Path
 
 from explorer.errors import ExplorerError
-from explorer.export import lesson_trace
+from explorer.io.export import lesson_trace
 from explorer.files import make_folder, write_atomic
-from explorer.frames import build_animation
-from explorer.lessons import EXTRA_PAGES, PAGES, Lesson, all_lessons
-from explorer.player import PAGE_CSS, standalone_html
+from explorer.play.frames import build_animation
+from explorer.functions.lessons import EXTRA_PAGES, PAGES, Lesson, all_lessons
+from explorer.play.player import PAGE_CSS, standalone_html
 from explorer.values import format_number
 
 INDEX = "index.html"

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from explorer.errors import GraphFreedError
-from explorer.graph import Graph, trace
+from explorer.core.graph import Graph, trace
 from explorer.values import to_plain
 
 FREED_GRAPH_WORDS = "backward through the graph a second time"

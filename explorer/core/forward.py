@@ -16,7 +16,7 @@ from typing import Any, Callable
 import torch
 from torch.overrides import TorchFunctionMode
 
-from explorer.graph import LEAF, trace
+from explorer.core.graph import LEAF, trace
 from explorer.values import format_number, to_plain
 
 # How a recorded torch function reads in Python, for the common operators.

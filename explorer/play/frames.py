@@ -25,14 +25,14 @@ import re
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from explorer.backward import BackwardEvent, BackwardPass
-from explorer.calls import BackwardSession, HistoryEntry
+from explorer.core.backward import BackwardEvent, BackwardPass
+from explorer.core.calls import BackwardSession, HistoryEntry
 from explorer.errors import ExplorerError
-from explorer.graph import ACCUMULATE, INPUT, LEAF, LEAF_EDGE, OP, OUTPUT_EDGE, SAVED, SAVED_EDGE, Graph
-from explorer.legend import KIND_LABELS, Look, Palette, legend_items, look_for
-from explorer.collapse import GraphView
-from explorer.drawing import draw
-from explorer.forward import ForwardView
+from explorer.core.graph import ACCUMULATE, INPUT, LEAF, LEAF_EDGE, OP, OUTPUT_EDGE, SAVED, SAVED_EDGE, Graph
+from explorer.drawing.legend import KIND_LABELS, Look, Palette, legend_items, look_for
+from explorer.drawing.collapse import GraphView
+from explorer.drawing.layout import draw
+from explorer.core.forward import ForwardView
 from explorer.values import format_number, json_safe
 
 MAX_ANIMATED_NODES = 400  # above this the player warns that stepping through is long

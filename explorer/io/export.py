@@ -18,16 +18,16 @@ from pathlib import Path
 from typing import Any, Callable
 
 from explorer.api import Diagram, diagram_of_pass
-from explorer.backward import BackwardPass
-from explorer.calls import BackwardSession, HistoryEntry, check_zeroing, run_calls
-from explorer.drawing import draw as lay_out
+from explorer.core.backward import BackwardPass
+from explorer.core.calls import BackwardSession, HistoryEntry, check_zeroing, run_calls
+from explorer.drawing.layout import draw as lay_out
 from explorer.errors import ExplorerError
 from explorer.files import make_folder, write_atomic
-from explorer.frames import build_animation
-from explorer.graph import Graph
-from explorer.lessons import get_lesson, lesson_ids
-from explorer.notebook import Recipe, build_notebook, expression_recipe, lesson_recipe, notebook_text
-from explorer.player import standalone_html
+from explorer.play.frames import build_animation
+from explorer.core.graph import Graph
+from explorer.functions.lessons import get_lesson, lesson_ids
+from explorer.io.notebook import Recipe, build_notebook, expression_recipe, lesson_recipe, notebook_text
+from explorer.play.player import standalone_html
 from explorer.values import json_text, parse_number
 
 FORMATS = ("dot", "svg", "png", "pdf", "html", "json", "ipynb")
@@ -99,7 +99,7 @@ def recipe_for_session(session: BackwardSession, lesson=None) -> Recipe | None:
     steps = steps_of(session, calls, zero)
     if lesson is not None:
         return lesson_recipe(lesson, session.values, calls, zero, steps)
-    from explorer.expr import Expression
+    from explorer.functions.expr import Expression
 
     owner = getattr(session.fn, "__self__", None)
     if isinstance(owner, Expression):

@@ -20,7 +20,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 
 from explorer.api import animate, animate_session, draw, session
 from explorer.errors import ExplorerError
-from explorer.lessons import Lesson
+from explorer.functions.lessons import Lesson
 from explorer.values import format_number
 
 # Run from anywhere inside the repository: the first code cell finds the repository's root.
@@ -133,12 +133,12 @@ def lesson_recipe(lesson: Lesson, values: dict[str, Any] | None = None, calls: i
 
 def expression_recipe(text: str, values: dict[str, Any], calls: int = 1, zero: str = "none",
                       steps: tuple[tuple[str, bool], ...] | None = None) -> Recipe:
-    """A playground expression: the notebook parses the same text with explorer.expr (never eval)."""
-    from explorer.expr import parse_expression
+    """A playground expression: the notebook parses the same text with explorer.functions.expr (never eval)."""
+    from explorer.functions.expr import parse_expression
 
     expression = parse_expression(text)
     definition = (
-        "from explorer.expr import parse_expression\n\n"
+        "from explorer.functions.expr import parse_expression\n\n"
         "# The playground's parser turns the text into the same PyTorch operations, one per step (it never\n"
         "# runs the text as Python). fn(**leaves) builds f from leaf tensors named as the variables.\n"
         f"fn = parse_expression({expression.text!r}).build"

@@ -11,11 +11,11 @@ import functools
 import shutil
 import subprocess
 
-from explorer.backward import BackwardPass
-from explorer.collapse import GraphView
+from explorer.core.backward import BackwardPass
+from explorer.drawing.collapse import GraphView
 from explorer.errors import ExplorerError
-from explorer.graph import ACCUMULATE, INPUT, LEAF, LEAF_EDGE, OUTPUT, OUTPUT_EDGE, SAVED, SAVED_EDGE, Graph, Node
-from explorer.legend import LIGHT, Palette, fill_for
+from explorer.core.graph import ACCUMULATE, INPUT, LEAF, LEAF_EDGE, OUTPUT, OUTPUT_EDGE, SAVED, SAVED_EDGE, Graph, Node
+from explorer.drawing.legend import LIGHT, Palette, fill_for
 from explorer.values import format_number
 
 LAYOUT_SECONDS = 10  # a layout that takes longer is stopped, and drawing falls back to a smaller view

@@ -14,8 +14,8 @@ import math
 from dataclasses import dataclass, field
 from itertools import combinations
 
-from explorer.backward import BackwardPass
-from explorer.graph import INPUT, OUTPUT_EDGE
+from explorer.core.backward import BackwardPass
+from explorer.core.graph import INPUT, OUTPUT_EDGE
 from explorer.values import format_number
 
 TOLERANCE = 1e-4  # relative, and absolute near zero: guesses are typed with few decimals

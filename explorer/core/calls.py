@@ -14,9 +14,9 @@ from typing import Any, Callable
 
 import torch
 
-from explorer.backward import BackwardPass, record_backward
+from explorer.core.backward import BackwardPass, record_backward
 from explorer.errors import ExplorerError, GraphFreedError
-from explorer.graph import Graph, capture
+from explorer.core.graph import Graph, capture
 from explorer.values import parse_number, to_plain
 
 # What happens to .grad between calls: nothing, x.grad.zero_(), or x.grad = None.

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from explorer.graph import ACCUMULATE, LEAF_EDGE, OP, SAVED_EDGE, Graph
+from explorer.core.graph import ACCUMULATE, LEAF_EDGE, OP, SAVED_EDGE, Graph
 
 COLLAPSE_ABOVE = 300  # graphs with more nodes than this are collapsed unless asked not to be
 MIN_REPEATS = 4  # a pattern must repeat this often to be worth collapsing (first + last stay visible)
