@@ -1,25 +1,29 @@
 """Autograd Explorer: see exactly what PyTorch's autograd does.
 
-The pipeline, one module a stage:
+The pipeline, one folder a stage; a module imports only from its own folder or from those above it:
 
-    lessons.py   the seed lesson's functions of named leaf tensors
-    graph.py     capture: output tensor -> Graph (nodes, edges, stable ids n0, n1, ...)
-    backward.py  record: a real .backward() with node hooks -> BackwardPass (engine order)
-    calls.py     repeated calls on persistent leaves, zeroing, the freed-graph error
-    render.py    Graph (+ a pass) -> DOT in one colour legend (legend.py) -> SVG via dot
-    api.py       explorer.draw(tensor), explorer.animate(fn, params) and explorer.session(fn, params),
-                 for Jupyter and scripts
-    export.py    every format from a lesson or a session (notebook.py: .ipynb; site.py: a static site)
-    cli.py       `python -m explorer ...`
+    errors.py, values.py, files.py   what every stage shares: student-facing errors, numbers, files
+    functions/   what goes in: the lesson registry, and the playground's safe interpreter of typed text
+    core/        capture (graph.py), record (backward.py), repeated calls (calls.py) named by one
+                 vocabulary of actions (actions.py), the forward pass (forward.py), the JSON report
+    drawing/     the colour legend and looks, DOT and SVG through dot, folding big graphs, layout
+                 bounded in time, SVG fit for a page, Diagram (explorer.draw), torchviz for comparison
+    play/        a recorded pass -> the player's frames, their captions, the tables beside them, the
+                 prediction judge, the JS/CSS player, Flow (explorer.animate)
+    io/          files: every export format, notebooks, the static site
+    api.py       the public face: explorer.draw / animate / session / animate_session
+    cli.py       `python -m explorer ...` (bench.py: its benchmark)      } the two front doors,
+    ui/          Streamlit helpers for the app's pages                   } imported by nothing here
 
 Nothing in this package imports Streamlit except the `ui` subpackage used by the app's pages.
 """
 
 from explorer.errors import ExplorerError
+from explorer.core.actions import Action
 from explorer.core.graph import Graph, capture
 from explorer.core.backward import BackwardPass, record_backward
 from explorer.core.calls import BackwardSession
 from explorer.api import Diagram, Flow, animate, animate_session, draw, session
 
-__all__ = ["ExplorerError", "Graph", "capture", "BackwardPass", "record_backward", "BackwardSession",
+__all__ = ["Action", "ExplorerError", "Graph", "capture", "BackwardPass", "record_backward", "BackwardSession",
            "Diagram", "Flow", "animate", "animate_session", "draw", "session"]

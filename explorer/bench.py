@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 
 from explorer.drawing import render
-from explorer.drawing.layout import draw
+from explorer.drawing.layout import lay_out
 from explorer.core.graph import capture
 from explorer.functions.lessons import all_lessons
 
@@ -69,7 +69,7 @@ def explorer_once(build, expand=False):
     output, params = build()
     render._layout.cache_clear()  # measure the layout itself, not the cache
     graph = capture(output, params)
-    return graph, draw(graph, expand=expand)
+    return graph, lay_out(graph, expand=expand)
 
 
 def time_explorer(build, expand=False) -> tuple[float, float, int, str]:

@@ -6,12 +6,19 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from pathlib import Path
 
 import torch
 
-from explorer.core.calls import ZERO_MODES, run_calls
+from explorer import bench
+from explorer.core.actions import NO_ZEROING, ZERO_CHOICES
+from explorer.core.calls import run_calls
+from explorer.core.report import session_report
 from explorer.errors import ExplorerError
+from explorer.functions.expr import check_output, parse_expression, parse_leaf_value
 from explorer.functions.lessons import all_lessons, get_lesson
+from explorer.io.export import FORMATS, check_format, export_all, export_lesson
+from explorer.io.site import INDEX, write_site
 from explorer.values import format_number, json_text, not_finite_note, parse_number
 
 
@@ -37,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--expr", help='instead of a lesson, a function you type, e.g. "sin(x) * exp(-y)"')
     show.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="a leaf's value, e.g. x=3")
     show.add_argument("--calls", type=int, default=1, help="how many times to call .backward() (default 1)")
-    show.add_argument("--zero", choices=ZERO_MODES, default="none",
+    show.add_argument("--zero", choices=ZERO_CHOICES, default=NO_ZEROING,
                       help="between calls: none (accumulate), zero (grad.zero_()), set-none (grad = None)")
     show.add_argument("--json", action="store_true", help="print the graph and every call as JSON")
     show.set_defaults(handler=_show)
@@ -55,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--all", metavar="DIR", help="every lesson in every format (or in --format) into DIR")
     export.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="a leaf's value, e.g. x=3")
     export.add_argument("--calls", type=int, default=1, help="how many times to call .backward() (default 1)")
-    export.add_argument("--zero", choices=ZERO_MODES, default="none",
+    export.add_argument("--zero", choices=ZERO_CHOICES, default=NO_ZEROING,
                         help="between calls: none (accumulate), zero (grad.zero_()), set-none (grad = None)")
     export.set_defaults(handler=_export)
 
@@ -66,10 +73,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _export(args) -> int:
-    from pathlib import Path
-
-    from explorer.io.export import FORMATS, check_format, export_all, export_lesson
-
     if args.all is not None:
         if args.lesson is not None or args.output is not None:
             raise ExplorerError("--all DIR exports every lesson; give no lesson and no -o with it.")
@@ -94,19 +97,15 @@ def _export(args) -> int:
 
 
 def _site(args) -> int:
-    from explorer.io.site import INDEX, write_site
-
     written = write_site(args.dir)
     print(f"wrote {len(written)} pages to {args.dir}; open {written[0].parent / INDEX}")
     return 0
 
 
 def _bench(args) -> int:
-    from explorer.bench import run
-
     if args.cap is not None and not (math.isfinite(args.cap) and args.cap > 0):
         raise ExplorerError(f"--cap must be a number of seconds above 0, such as 60, not {args.cap:g}.")
-    run(quick=args.quick, cap=args.cap)
+    bench.run(quick=args.quick, cap=args.cap)
     return 0
 
 
@@ -159,8 +158,6 @@ def _show(args) -> int:
 
 def _expression(args):
     """The function, title, name and values for --expr: every variable needs a --set."""
-    from explorer.functions.expr import check_output, parse_expression, parse_leaf_value
-
     expression = parse_expression(args.expr)
     values = parse_assignments(args.set, list(expression.variables), parse_leaf_value)
     missing = [name for name in expression.variables if name not in values]
@@ -168,19 +165,3 @@ def _expression(args):
         raise ExplorerError("Give every variable a value: " + " ".join(f"--set {name}=..." for name in missing))
     check_output(expression.build(**{name: torch.tensor(value) for name, value in values.items()}))
     return expression.build, f"f = {expression.text}", expression.text, values
-
-
-def session_report(lesson_id: str, session) -> dict:
-    """The JSON the CLI prints: the graph once, then each call's events and .grad values."""
-    return {
-        "lesson": lesson_id,
-        "values": session.values,
-        "graph": session.passes[-1].graph.to_dict(),
-        "calls": [
-            {"call": number, **record.to_dict(with_graph=False)}
-            for number, record in enumerate(session.passes, start=1)
-        ],
-        "history": [entry.to_dict() for entry in session.history],
-        # every element of every leaf's final .grad (events and history show small tensors only)
-        "grads": session.full_grads(),
-    }

@@ -23,7 +23,7 @@ def test_zero_keeps_a_tensor_and_set_none_drops_it():
     assert session.leaves["x"].grad is None and session.grads() == {"x": None}
     session.backward()
     assert session.grads() == {"x": 6.0}
-    assert [entry.action for entry in session.history] == ["backward", "zero_()", "set to None", "backward"]
+    assert [entry.action for entry in session.history] == ["backward", "zero", "set-none", "backward"]
 
 
 def test_same_graph_again_fails_then_works_with_retain_graph():

@@ -9,7 +9,7 @@ import pytest
 from explorer.drawing import render
 from explorer.bench import mlp_loss, run, shared_leaf_loop
 from explorer.drawing.collapse import GraphView, collapse, summary
-from explorer.drawing.layout import MAX_DRAWN_NODES, draw
+from explorer.drawing.layout import MAX_DRAWN_NODES, lay_out
 from explorer.core.graph import capture
 from explorer.drawing.render import LayoutTimeout, to_dot, to_svg
 
@@ -22,7 +22,7 @@ def loop_graph(steps):
 def test_small_graphs_are_not_folded():
     graph = loop_graph(20)
     assert collapse(graph).groups == []
-    assert draw(graph).complete
+    assert lay_out(graph).complete
 
 
 def test_loop_folds_into_one_block_with_its_repeat_count():
@@ -63,7 +63,7 @@ def test_mlp_folds_layers_and_keeps_first_and_last():
 
 def test_expand_draws_every_node_when_it_can():
     graph = loop_graph(200)
-    drawing = draw(graph, expand=True)
+    drawing = lay_out(graph, expand=True)
     assert drawing.complete and drawing.view.drawn_nodes == len(graph.nodes)
 
 
@@ -96,12 +96,12 @@ def test_draw_falls_back_to_folded_then_summary(monkeypatch):
         return real(dot_text, fmt, seconds)
 
     monkeypatch.setattr(render, "_layout", only_small)
-    drawing = draw(graph, expand=True)
+    drawing = lay_out(graph, expand=True)
     assert drawing.svg is not None and drawing.view.groups
     assert "stay folded" in drawing.note
     # a graph that cannot be folded (we pretend nothing repeats) and cannot be laid out gets a summary
-    monkeypatch.setattr("explorer.drawing.collapse", lambda graph, above=0: GraphView(graph))
-    fallback = draw(graph)
+    monkeypatch.setattr("explorer.drawing.layout.collapse", lambda graph, above=0: GraphView(graph))
+    fallback = lay_out(graph)
     assert fallback.svg is None and "what it is made of" in fallback.note
     assert dict(fallback.ops) == {"AddBackward0": 200, "MulBackward0": 199, "SinBackward0": 199, "AccumulateGrad": 1}
 
@@ -110,7 +110,7 @@ def test_fifty_thousand_nodes_answer_quickly():
     graph = loop_graph(10_000)
     assert len(graph.nodes) == 49_999
     start = time.perf_counter()
-    drawing = draw(graph)
+    drawing = lay_out(graph)
     assert time.perf_counter() - start < 30  # a generous bound; the benchmark reports the real figure
     assert drawing.svg is not None and drawing.view.drawn_nodes < MAX_DRAWN_NODES
 

@@ -91,7 +91,7 @@ def test_values_calls_and_zeroing_reach_every_export(tmp_path):
     x, y = torch.tensor(2.0, requires_grad=True), torch.tensor(1.0, requires_grad=True)
     gx, gy = torch.autograd.grad(get_lesson("exercise-2").fn(x, y), [x, y])
     assert close(report["calls"][-1]["grads_after"]["x"], gx) and close(report["calls"][-1]["grads_after"]["y"], gy)
-    assert [entry["action"] for entry in report["history"]] == ["backward", "zero_()", "backward"]
+    assert [entry["action"] for entry in report["history"]] == ["backward", "zero", "backward"]
     notebook = nbformat.reads(export.render(export.lesson_trace("exercise-2", {"x": 2}, 2, "zero"), "ipynb")
                               .decode(), as_version=4)
     assert "{'x': 2.0, 'y': -2.0}, calls=2, zero='zero'" in notebook.cells[7].source

@@ -176,7 +176,9 @@ def test_zero_marks_are_data():
     lesson = get_lesson("accumulation")
     animation = build_animation(run_calls(lesson.fn, lesson.defaults, 3, zero="zero"))
     entries = animation.to_dict()["history"]["entries"]
-    assert [e["mark"] for e in entries] == ["backward", "zero", "backward", "zero", "backward"]
+    assert [e["action"] for e in entries] == ["backward", "zero", "backward", "zero", "backward"]
+    assert [e["label"] for e in entries] == ["backward", "zero_()", "backward", "zero_()", "backward"]
+    assert [e["call"] for e in entries] == [1, None, 2, None, 3]
     assert [e["texts"]["w"] for e in entries] == ["-2", "0", "-2", "0", "-2"]
     frame = next(f for f in animation.frames if f.change)
     assert frame.change.text == "0 → -2"
@@ -186,7 +188,7 @@ def test_set_to_none_shows_none_before():
     lesson = get_lesson("accumulation")
     animation = build_animation(run_calls(lesson.fn, lesson.defaults, 2, zero="set-none"))
     entries = animation.to_dict()["history"]["entries"]
-    assert [e["mark"] for e in entries] == ["backward", "none", "backward"]
+    assert [e["action"] for e in entries] == ["backward", "set-none", "backward"]
     assert entries[1]["texts"]["w"] == "None" and entries[1]["grads"]["w"] is None
     frame = next(f for f in animation.frames if f.change)
     assert frame.change.before is None and frame.change.text == "None → -2"

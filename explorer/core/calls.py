@@ -4,25 +4,23 @@ Each call rebuilds the function from the same leaf tensors (a fresh graph, as th
 does), runs a recorded backward, and PyTorch adds the new gradient to whatever `.grad` holds.
 Between calls the student may zero `.grad` in place, set it to None, or do nothing. Running
 backward a second time through the *same* graph is offered too: it fails the way PyTorch
-fails unless the previous call kept the graph with retain_graph=True.
+fails unless the previous call kept the graph with retain_graph=True. What was done is named
+by actions.Action throughout.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
 
+from explorer.core.actions import LETTER_ACTIONS, Action, zeroing
 from explorer.core.backward import BackwardPass, record_backward
-from explorer.errors import ExplorerError, GraphFreedError
 from explorer.core.graph import Graph, capture
+from explorer.errors import ExplorerError, GraphFreedError
 from explorer.values import parse_number, to_plain
 
-# What happens to .grad between calls: nothing, x.grad.zero_(), or x.grad = None.
-ZERO_MODES = ("none", "zero", "set-none")
-ACTION_LETTERS = {"zero_()": "z", "set to None": "n"}
-ACTION_CODE_LETTERS = "bBaAzn"  # every letter actions_code() writes
 MAX_REPLAYED_ACTIONS = 200  # a link replays real backward calls; keep a hand-made one from costing much
 # Every call keeps its recorded pass (the player shows any of them), so calls cost memory: 20,000
 # calls of a small lesson took 320 MB. A lesson on accumulation needs a handful.
@@ -34,7 +32,7 @@ class HistoryEntry:
     """One thing the student did, and every leaf's .grad right after it."""
 
     number: int
-    action: str  # "backward", "backward (same graph)", "zero_()", "set to None", "refused"
+    action: Action
     grads: dict[str, Any]
     message: str = ""
     retain_graph: bool = False
@@ -42,39 +40,59 @@ class HistoryEntry:
     @property
     def is_backward(self) -> bool:
         """A backward call that ran (on a new graph or the same one); refusals and zeroings are not."""
-        return self.action.startswith("backward")
+        return self.action.is_call
 
     def to_dict(self) -> dict:
-        return {"number": self.number, "action": self.action, "grads": self.grads, "message": self.message,
-                "retain_graph": self.retain_graph}
+        return {"number": self.number, "action": self.action.value, "label": self.action.label,
+                "grads": self.grads, "message": self.message, "retain_graph": self.retain_graph}
 
 
-@dataclass
 class BackwardSession:
-    """One student's leaves and everything done to them. Lives in that student's session only."""
+    """One student's leaves and everything done to them. Lives in that student's session only.
 
-    fn: Callable[..., torch.Tensor]
-    values: dict[str, Any]
-    output_name: str = "f"
-    leaves: dict[str, torch.Tensor] = field(init=False)
-    passes: list[BackwardPass] = field(init=False, default_factory=list)
-    history: list[HistoryEntry] = field(init=False, default_factory=list)
+    `BackwardSession(fn, values)` makes new float32 leaves from numbers (or lists) and calls
+    `fn(**leaves)`. `BackwardSession.of_leaves(fn, leaves)` uses tensors the caller made, kept as
+    they are (on their device), and with `pass_leaves=False` calls `fn()` for a function that
+    reads its tensors itself (a model's loss).
+    """
 
-    def __post_init__(self):
-        self.leaves = {
+    def __init__(self, fn: Callable[..., torch.Tensor], values: dict[str, Any], output_name: str = "f"):
+        leaves = {
             name: torch.tensor(parse_number(value, name) if not isinstance(value, list) else value,
                                dtype=torch.float32, requires_grad=True)
-            for name, value in self.values.items()
+            for name, value in values.items()
         }
+        self._start(fn, leaves, dict(values), output_name, pass_leaves=True)
+
+    @classmethod
+    def of_leaves(cls, fn: Callable[..., torch.Tensor], leaves: dict[str, torch.Tensor], output_name: str = "f",
+                  pass_leaves: bool = True) -> BackwardSession:
+        session = cls.__new__(cls)
+        session._start(fn, dict(leaves), {name: to_plain(leaf) for name, leaf in leaves.items()}, output_name,
+                       pass_leaves)
+        return session
+
+    def _start(self, fn, leaves: dict[str, torch.Tensor], values: dict[str, Any], output_name: str,
+               pass_leaves: bool) -> None:
+        self.fn = fn
+        self.values = values
+        self.output_name = output_name
+        self.leaves = leaves
+        self.passes: list[BackwardPass] = []
+        self.history: list[HistoryEntry] = []
+        self._pass_leaves = pass_leaves
         self._last_output: torch.Tensor | None = None
 
     # -- the function --------------------------------------------------------------------
+    def _call(self) -> torch.Tensor:
+        return self.fn(**self.leaves) if self._pass_leaves else self.fn()
+
     def forward(self) -> torch.Tensor:
-        output = self.fn(**self.leaves)
+        output = self._call()
         if isinstance(output, torch.Tensor) and output.numel() != 1:
             raise ExplorerError(
                 f"{self.output_name} has {output.numel()} values; .backward() needs a single number. "
-                "Reduce it first, for example with sum(...)."
+                "Reduce it first, for example with sum(...) or .mean()."
             )
         return output
 
@@ -82,16 +100,16 @@ class BackwardSession:
         """The graph a call would run through, built without running backward."""
         return capture(self.forward(), self.leaves, self.output_name)
 
-    def value(self) -> float:
+    def value(self) -> Any:
         with torch.no_grad():
-            return to_plain(self.fn(**self.leaves))
+            return to_plain(self._call())
 
     # -- actions ---------------------------------------------------------------------------
     def backward(self, retain_graph: bool = False) -> BackwardPass:
         """Build the function again from the same leaves and call .backward() on it."""
         output = self.forward()
         record = record_backward(output, self.leaves, self.output_name, retain_graph=retain_graph)
-        self._keep(output, record, "backward", retain_graph)
+        self._keep(output, record, Action.BACKWARD, retain_graph)
         return record
 
     def backward_same_graph(self, retain_graph: bool = False) -> BackwardPass:
@@ -105,22 +123,36 @@ class BackwardSession:
         try:
             record = record_backward(self._last_output, self.leaves, self.output_name, retain_graph=retain_graph)
         except GraphFreedError as error:
-            self._note("refused", message=error.pytorch_message, retain_graph=retain_graph)
+            self._note(Action.REFUSED, message=error.pytorch_message, retain_graph=retain_graph)
             raise
-        self._keep(self._last_output, record, "backward (same graph)", retain_graph)
+        self._keep(self._last_output, record, Action.BACKWARD_SAME_GRAPH, retain_graph)
         return record
 
-    def zero_grad(self, mode: str) -> None:
-        """'zero': x.grad.zero_() (a tensor of zeros stays); 'set-none': x.grad = None; 'none': nothing."""
-        check_zeroing(mode)
-        if mode == "none":
+    def zero_grad(self, zero: Action | str | None) -> None:
+        """Action.ZERO ("zero"): x.grad.zero_() (a tensor of zeros stays); Action.SET_NONE ("set-none"):
+        x.grad = None; None ("none"): nothing."""
+        action = zeroing(zero)
+        if action is None:
             return
         for leaf in self.leaves.values():
-            if mode == "zero" and leaf.grad is not None:
+            if action is Action.ZERO and leaf.grad is not None:
                 leaf.grad.zero_()
-            elif mode == "set-none":
+            elif action is Action.SET_NONE:
                 leaf.grad = None
-        self._note("zero_()" if mode == "zero" else "set to None")
+        self._note(action)
+
+    def do(self, action: Action, retain_graph: bool = False) -> None:
+        """One action as the app's buttons and links ask for it; a refused same-graph call is recorded
+        in the history (as PyTorch refused it) and not raised."""
+        if action is Action.BACKWARD:
+            self.backward(retain_graph)
+        elif action in (Action.BACKWARD_SAME_GRAPH, Action.REFUSED):
+            try:
+                self.backward_same_graph(retain_graph)
+            except GraphFreedError:
+                pass
+        else:
+            self.zero_grad(action)
 
     def grads(self) -> dict[str, Any]:
         return {name: to_plain(leaf.grad, summarize=True) for name, leaf in self.leaves.items()}
@@ -134,69 +166,47 @@ class BackwardSession:
         return [entry.grads[name] for entry in self.history if entry.is_backward]
 
     # -- bookkeeping ---------------------------------------------------------------------
-    def _keep(self, output, record, action, retained) -> None:
+    def _keep(self, output, record, action: Action, retained: bool) -> None:
         self._last_output = output
         self.passes.append(record)
         self._note(action, retain_graph=retained)
 
-    def _note(self, action: str, message: str = "", retain_graph: bool = False) -> None:
+    def _note(self, action: Action, message: str = "", retain_graph: bool = False) -> None:
         self.history.append(HistoryEntry(len(self.history) + 1, action, self.grads(), message, retain_graph))
 
     # -- the history as a short code, so a link can carry it --------------------------------
     def actions_code(self) -> str:
-        """The student's actions as letters: b backward, a backward again on the same graph (capitals
-        B and A: with retain_graph=True), z zero_(), n set to None. Replaying them gives the same state."""
-        letters = []
-        for entry in self.history:
-            if entry.action == "backward":
-                letters.append("B" if entry.retain_graph else "b")
-            elif entry.action in ("backward (same graph)", "refused"):
-                letters.append("A" if entry.retain_graph else "a")
-            else:
-                letters.append(ACTION_LETTERS[entry.action])
-        return "".join(letters)
+        """The student's actions as letters (actions.Action.letter): b backward, a backward again on the
+        same graph (capitals B and A: with retain_graph=True), z zero_(), n set to None. Replaying
+        them gives the same state."""
+        return "".join(entry.action.letter(entry.retain_graph) for entry in self.history)
 
     def replay(self, code: str) -> None:
         """Redo the actions of actions_code(), with real backward calls. Unknown letters are refused."""
         first_call = next((letter for letter in code if letter in "bBaA"), None)
         # A same-graph call before any call is refused without a trace, so no history starts with one.
-        if len(code) > MAX_REPLAYED_ACTIONS or set(code) - set(ACTION_CODE_LETTERS) or first_call in ("a", "A"):
+        if len(code) > MAX_REPLAYED_ACTIONS or set(code) - set(LETTER_ACTIONS) or first_call in ("a", "A"):
             raise ExplorerError("This link's list of actions is not one the explorer wrote; starting afresh.")
         for letter in code:
-            if letter in "bB":
-                self.backward(retain_graph=letter == "B")
-            elif letter in "aA":
-                try:
-                    self.backward_same_graph(retain_graph=letter == "A")
-                except ExplorerError:
-                    pass  # refused then too: the history records it, as it did the first time
-            else:
-                self.zero_grad("zero" if letter == "z" else "set-none")
+            self.do(*LETTER_ACTIONS[letter])
 
 
-def check_zeroing(zero: str | None) -> str:
-    """One of ZERO_MODES (None means "none"), or a clear error."""
-    mode = "none" if zero is None else zero
-    if mode not in ZERO_MODES:
-        raise ExplorerError(f"Unknown zeroing \"{zero}\"; choose one of {', '.join(ZERO_MODES)}.")
-    return mode
-
-
-def repeat_calls(session: BackwardSession, calls: int, zero: str | None = "none") -> BackwardSession:
-    """`calls` backward calls on the session, with the given zeroing between them."""
+def repeat_calls(session: BackwardSession, calls: int, zero: Action | str | None = None) -> BackwardSession:
+    """`calls` backward calls on the session, with the given zeroing (actions.zeroing) between them."""
     if isinstance(calls, bool) or not isinstance(calls, int) or calls < 1:
         raise ExplorerError(f"The number of calls must be a whole number, 1 or more, not {calls!r}.")
     if calls > MAX_CALLS:
         raise ExplorerError(f"{calls} calls is too many: the most is {MAX_CALLS} (each call's record is kept).")
-    mode = check_zeroing(zero)
+    action = zeroing(zero)
     for call in range(calls):
         if call > 0:
-            session.zero_grad(mode)
+            session.zero_grad(action)
         session.backward()
     return session
 
 
-def run_calls(fn, values: dict[str, Any], calls: int, zero: str = "none", output_name: str = "f") -> BackwardSession:
+def run_calls(fn, values: dict[str, Any], calls: int, zero: Action | str | None = None,
+              output_name: str = "f") -> BackwardSession:
     """A new session of `fn` at `values`, after `calls` backward calls (the CLI, exports and tests use this)."""
-    check_zeroing(zero)
+    zeroing(zero)  # before the leaves are made, so a bad zeroing costs nothing
     return repeat_calls(BackwardSession(fn, values, output_name), calls, zero)

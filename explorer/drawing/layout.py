@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from explorer.core.backward import BackwardPass
 from explorer.drawing.collapse import GraphView, collapse, summary
 from explorer.core.graph import Graph
-from explorer.drawing.legend import LIGHT, Palette
+from explorer.drawing.legend import DEFAULT_LOOK, Look
 from explorer.drawing.render import LAYOUT_SECONDS, LayoutTimeout, to_dot, to_svg
 
 MAX_DRAWN_NODES = 3000  # beyond this many nodes on screen a picture stops teaching anything
@@ -28,8 +28,8 @@ class Drawing:
         return self.svg is not None and not self.view.groups
 
 
-def draw(graph: Graph, backward: BackwardPass | None = None, palette: Palette = LIGHT, font_size: int = 12,
-         expand: bool = False, seconds: float = LAYOUT_SECONDS, edge_width: float = 1.0) -> Drawing:
+def lay_out(graph: Graph, backward: BackwardPass | None = None, look: Look = DEFAULT_LOOK, expand: bool = False,
+            seconds: float = LAYOUT_SECONDS) -> Drawing:
     """Lay the graph out, folding repeats unless `expand`, and never waiting on dot beyond `seconds`."""
     views = [GraphView(graph)] if expand else []
     views.append(collapse(graph))
@@ -40,7 +40,7 @@ def draw(graph: Graph, backward: BackwardPass | None = None, palette: Palette = 
         if key in tried or view.drawn_nodes > MAX_DRAWN_NODES:
             continue
         tried.add(key)
-        dot = to_dot(graph, backward, palette, font_size, view, edge_width)
+        dot = to_dot(graph, backward, look, view)
         try:
             svg = to_svg(dot, seconds)
         except LayoutTimeout:

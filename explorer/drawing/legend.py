@@ -94,18 +94,25 @@ PRESENTATION_DARK = Palette(
 
 @dataclass(frozen=True)
 class Look:
-    """Everything that changes how a graph is drawn: colours, type size, line width."""
+    """Everything that changes how a graph is drawn: colours, type size, line width, and what the
+    look is for (a dark background; lecturer mode), so nothing has to guess them from the colours."""
 
     palette: Palette
     font_size: int  # points, in the SVG
     edge_width: float  # Graphviz penwidth of edges and node borders
+    dark: bool = False  # drawn on a dark background: the player's controls go dark too
+    presentation: bool = False  # lecturer mode: large, high-contrast type around the graph too
 
 
 def look_for(dark: bool = False, presentation: bool = False) -> Look:
     """The one place that picks the drawing for a theme and for lecturer mode."""
     if presentation:
-        return Look(PRESENTATION_DARK if dark else PRESENTATION_LIGHT, font_size=20, edge_width=3.0)
-    return Look(DARK if dark else LIGHT, font_size=12, edge_width=1.0)
+        return Look(PRESENTATION_DARK if dark else PRESENTATION_LIGHT, font_size=20, edge_width=3.0, dark=dark,
+                    presentation=True)
+    return Look(DARK if dark else LIGHT, font_size=12, edge_width=1.0, dark=dark)
+
+
+DEFAULT_LOOK = look_for()
 
 
 KIND_LABELS = {

@@ -15,7 +15,7 @@ from explorer.core.backward import BackwardPass
 from explorer.drawing.collapse import GraphView
 from explorer.errors import ExplorerError
 from explorer.core.graph import ACCUMULATE, INPUT, LEAF, LEAF_EDGE, OUTPUT, OUTPUT_EDGE, SAVED, SAVED_EDGE, Graph, Node
-from explorer.drawing.legend import LIGHT, Palette, fill_for
+from explorer.drawing.legend import DEFAULT_LOOK, Look, Palette, fill_for
 from explorer.values import format_number
 
 LAYOUT_SECONDS = 10  # a layout that takes longer is stopped, and drawing falls back to a smaller view
@@ -48,11 +48,12 @@ def node_label(node: Node, grad=None, show_grad: bool = False, same_as: str | No
     return "\n".join(lines)
 
 
-def to_dot(graph: Graph, backward: BackwardPass | None = None, palette: Palette = LIGHT, font_size: int = 12,
-           view: GraphView | None = None, edge_width: float = 1.0) -> str:
-    """DOT text for the graph. With a backward pass, leaves show their .grad and edges the gradient sent.
-    With a view (collapse.py), nodes it hides are drawn as their group's one node."""
+def to_dot(graph: Graph, backward: BackwardPass | None = None, look: Look = DEFAULT_LOOK,
+           view: GraphView | None = None) -> str:
+    """DOT text for the graph in a look (legend.look_for). With a backward pass, leaves show their .grad
+    and edges the gradient sent. With a view (collapse.py), nodes it hides are drawn as their group's one node."""
     view = view or GraphView(graph)
+    palette, font_size, edge_width = look.palette, look.font_size, look.edge_width
     grad_of_leaf, grad_before = {}, {}
     sent_along = {}
     if backward is not None:

@@ -17,16 +17,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from explorer.api import Diagram, diagram_of_pass
+from explorer.core.actions import NO_ZEROING, Action, zeroing
 from explorer.core.backward import BackwardPass
-from explorer.core.calls import BackwardSession, HistoryEntry, check_zeroing, run_calls
-from explorer.drawing.layout import draw as lay_out
+from explorer.core.calls import BackwardSession, HistoryEntry, run_calls
+from explorer.core.graph import Graph
+from explorer.core.report import session_report
+from explorer.drawing.diagram import Diagram, diagram_of_pass
+from explorer.drawing.layout import lay_out
 from explorer.errors import ExplorerError
 from explorer.files import make_folder, write_atomic
-from explorer.play.frames import build_animation
-from explorer.core.graph import Graph
+from explorer.functions.expr import Expression
 from explorer.functions.lessons import get_lesson, lesson_ids
 from explorer.io.notebook import Recipe, build_notebook, expression_recipe, lesson_recipe, notebook_text
+from explorer.play.frames import build_animation
 from explorer.play.player import standalone_html
 from explorer.values import json_text, parse_number
 
@@ -74,22 +77,24 @@ def trace_of(session: BackwardSession, name: str, title: str, recipe: Recipe | N
 
 
 def calls_and_zeroing(session: BackwardSession) -> tuple[int, str]:
-    """The backward calls a session made and the zeroing used between them, for a notebook to redo."""
+    """The backward calls a session made and the zeroing used between them (as text: actions.ZERO_CHOICES),
+    for a notebook to redo."""
     calls = sum(1 for entry in session.history if entry.is_backward)
-    actions = [entry.action for entry in session.history]
-    zero = "set-none" if "set to None" in actions else "zero" if "zero_()" in actions else "none"
+    actions = {entry.action for entry in session.history}
+    zero = next((action.value for action in (Action.SET_NONE, Action.ZERO) if action in actions), NO_ZEROING)
     return max(calls, 1), zero
 
 
-def steps_of(session: BackwardSession, calls: int, zero: str) -> tuple[tuple[str, bool], ...] | None:
+def steps_of(session: BackwardSession, calls: int, zero: str) -> tuple[tuple[Action, bool], ...] | None:
     """The session's actions, for a notebook to redo one by one; None when `calls` calls with `zero`
     between them (what explorer.animate does) give exactly the same history."""
     done = tuple((entry.action, entry.retain_graph) for entry in session.history)
+    between = zeroing(zero)
     uniform = []
     for call in range(calls):
-        if call > 0 and zero != "none":
-            uniform.append(("zero_()" if zero == "zero" else "set to None", False))
-        uniform.append(("backward", False))
+        if call > 0 and between is not None:
+            uniform.append((between, False))
+        uniform.append((Action.BACKWARD, False))
     return None if not done or done == tuple(uniform) else done
 
 
@@ -99,8 +104,6 @@ def recipe_for_session(session: BackwardSession, lesson=None) -> Recipe | None:
     steps = steps_of(session, calls, zero)
     if lesson is not None:
         return lesson_recipe(lesson, session.values, calls, zero, steps)
-    from explorer.functions.expr import Expression
-
     owner = getattr(session.fn, "__self__", None)
     if isinstance(owner, Expression):
         return expression_recipe(owner.text, session.values, calls, zero, steps)
@@ -132,8 +135,6 @@ def html_bytes(trace: Trace) -> bytes:
 
 def json_bytes(trace: Trace) -> bytes:
     """Exactly what `python -m explorer show LESSON --json` prints for the same calls."""
-    from explorer.cli import session_report
-
     if not trace.passes:
         raise ExplorerError("There is no trace yet: call .backward() once first.")
     return (json_text(session_report(trace.name, trace)) + "\n").encode("utf-8")
@@ -172,7 +173,7 @@ def export_session(session: BackwardSession, fmt: str, path: str | os.PathLike, 
 def lesson_trace(lesson_id: str, values: dict[str, Any] | None = None, calls: int = 1, zero: str = "none") -> Trace:
     """A lesson's calls, run for real: its defaults overridden by `values`."""
     lesson = get_lesson(lesson_id)
-    check_zeroing(zero)  # before any work, so a bad mode costs nothing
+    zeroing(zero)  # before any work, so a bad zeroing costs nothing
     unknown = [name for name in (values or {}) if name not in lesson.variables]
     if unknown:
         raise ExplorerError(f"The lesson {lesson.id} has no variable \"{unknown[0]}\"; its variables are "

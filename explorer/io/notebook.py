@@ -18,9 +18,12 @@ import nbformat
 import torch
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from explorer.api import animate, animate_session, draw, session
+from explorer.core.actions import Action, zeroing
+from explorer.drawing.diagram import draw
 from explorer.errors import ExplorerError
+from explorer.functions.expr import parse_expression
 from explorer.functions.lessons import Lesson
+from explorer.play.flow import animate, animate_session, session
 from explorer.values import format_number
 
 # Run from anywhere inside the repository: the first code cell finds the repository's root.
@@ -67,34 +70,34 @@ class Recipe:
     output_name: str = "f"
     metadata: dict | None = None
     # The exact actions, when they are not `calls` with one zeroing between them: (action, retain_graph)
-    # pairs as the app's history names them ("backward", "backward (same graph)", "zero_()", ...).
-    steps: tuple[tuple[str, bool], ...] | None = None
+    # pairs, as the session's history holds them.
+    steps: tuple[tuple[Action, bool], ...] | None = None
 
 
 # How the notebook redoes each action of the app's history: the session method that does it.
 # A refused call is made again too: PyTorch runs a freed graph until it needs a freed value, so
 # a branch that needs none (the `+ y` of x*x + y) still adds to y.grad before the refusal.
 STEP_METHODS = {
-    "backward": "backward",
-    "backward (same graph)": "backward_same_graph",
-    "refused": "backward_same_graph",
-    "zero_()": "zero_grad",
-    "set to None": "zero_grad",
+    Action.BACKWARD: "backward",
+    Action.BACKWARD_SAME_GRAPH: "backward_same_graph",
+    Action.REFUSED: "backward_same_graph",
+    Action.ZERO: "zero_grad",
+    Action.SET_NONE: "zero_grad",
 }
 
 
-def _step_call(action: str, retain: bool) -> tuple[str, dict[str, Any]]:
+def _step_call(action: Action, retain: bool) -> tuple[str, dict[str, Any]]:
     """(session method, its keyword arguments) for one action: the cell's code and this process both use it."""
     method = STEP_METHODS[action]
     if method == "zero_grad":
-        return method, {"mode": "zero" if action == "zero_()" else "set-none"}
+        return method, {"zero": action.value}
     return method, {"retain_graph": True} if retain else {}
 
 
-def _step_code(action: str, retain: bool) -> str:
+def _step_code(action: Action, retain: bool) -> str:
     method, arguments = _step_call(action, retain)
     call = f"session.{method}(" + ", ".join(f"{key}={value!r}" for key, value in arguments.items()) + ")"
-    if action != "refused":
+    if action is not Action.REFUSED:
         return call
     return ("try:  # refused, as in the app: the graph was freed (what ran before the refusal stays)\n"
             f"    {call}\nexcept explorer.ExplorerError:\n    pass")
@@ -108,13 +111,13 @@ def _run_steps(recipe: "Recipe"):
         try:
             getattr(done, method)(**arguments)
         except ExplorerError:
-            if action != "refused":
+            if action is not Action.REFUSED:
                 raise
     return animate_session(done, title=recipe.title)
 
 
 def lesson_recipe(lesson: Lesson, values: dict[str, Any] | None = None, calls: int = 1, zero: str = "none",
-                  steps: tuple[tuple[str, bool], ...] | None = None) -> Recipe:
+                  steps: tuple[tuple[Action, bool], ...] | None = None) -> Recipe:
     return Recipe(
         title=lesson.title,
         explanation=lesson.explanation,
@@ -132,10 +135,8 @@ def lesson_recipe(lesson: Lesson, values: dict[str, Any] | None = None, calls: i
 
 
 def expression_recipe(text: str, values: dict[str, Any], calls: int = 1, zero: str = "none",
-                      steps: tuple[tuple[str, bool], ...] | None = None) -> Recipe:
+                      steps: tuple[tuple[Action, bool], ...] | None = None) -> Recipe:
     """A playground expression: the notebook parses the same text with explorer.functions.expr (never eval)."""
-    from explorer.functions.expr import parse_expression
-
     expression = parse_expression(text)
     definition = (
         "from explorer.functions.expr import parse_expression\n\n"
@@ -163,8 +164,7 @@ def build_notebook(recipe: Recipe) -> nbformat.NotebookNode:
     """The notebook for a recipe, with every output saved. Raises ExplorerError on a bad recipe."""
     if isinstance(recipe.calls, bool) or not isinstance(recipe.calls, int) or recipe.calls < 1:
         raise ExplorerError(f"The number of calls must be 1 or more, not {recipe.calls}.")
-    if recipe.zero not in ZERO_WORDS:
-        raise ExplorerError(f"Unknown zeroing \"{recipe.zero}\"; choose one of {', '.join(ZERO_WORDS)}.")
+    zeroing(recipe.zero)  # a clear error for an unknown zeroing, before any work
     leaves_code = "leaves = {" + ", ".join(
         f"{name!r}: torch.tensor({value!r}, requires_grad=True)" for name, value in recipe.values.items()) + "}"
     draw_code = (f"{leaves_code}\n{recipe.output_name} = {recipe.function}(**leaves)\n"
@@ -236,7 +236,7 @@ def build_notebook(recipe: Recipe) -> nbformat.NotebookNode:
         "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
         "language_info": {"name": "python"},
         "autograd_explorer": {**(recipe.metadata or {}), "values": recipe.values, "calls": recipe.calls,
-                              "steps": [list(step) for step in recipe.steps] if recipe.steps is not None else None,
+                              "steps": [[action.value, retain] for action, retain in recipe.steps] if recipe.steps is not None else None,
                               "zero": recipe.zero, "dot": diagram.dot},
     })
     nbformat.validate(notebook)

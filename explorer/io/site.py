@@ -18,7 +18,7 @@ from explorer.io.export import lesson_trace
 from explorer.files import make_folder, write_atomic
 from explorer.play.frames import build_animation
 from explorer.functions.lessons import EXTRA_PAGES, PAGES, Lesson, all_lessons
-from explorer.play.player import PAGE_CSS, standalone_html
+from explorer.play.player import PAGE_CSS, page_head, standalone_html
 from explorer.values import format_number
 
 INDEX = "index.html"
@@ -107,14 +107,7 @@ def index_page(lessons: list[Lesson]) -> str:
     body = "\n".join(sections)
     return f"""<!DOCTYPE html>
 <html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="{INDEX_CSP}">
-<title>{SITE_TITLE}</title>
-<style>{PAGE_CSS}</style>
-<style>{SITE_CSS}</style>
-</head>
+{page_head(SITE_TITLE, INDEX_CSP, PAGE_CSS, SITE_CSS)}
 <body>
 <main>
 <h1>{SITE_TITLE}</h1>

@@ -21,28 +21,28 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import re
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from explorer.core.actions import Action
 from explorer.core.backward import BackwardEvent, BackwardPass
 from explorer.core.calls import BackwardSession, HistoryEntry
-from explorer.errors import ExplorerError
-from explorer.core.graph import ACCUMULATE, INPUT, LEAF, LEAF_EDGE, OP, OUTPUT_EDGE, SAVED, SAVED_EDGE, Graph
-from explorer.drawing.legend import KIND_LABELS, Look, Palette, legend_items, look_for
-from explorer.drawing.collapse import GraphView
-from explorer.drawing.layout import draw
 from explorer.core.forward import ForwardView
+from explorer.core.graph import INPUT, LEAF, LEAF_EDGE, OUTPUT_EDGE, Graph
+from explorer.drawing.collapse import GraphView
+from explorer.drawing.layout import lay_out
+from explorer.drawing.legend import DEFAULT_LOOK, Look, Palette, legend_items
+from explorer.drawing.svg import clean_svg
+from explorer.errors import ExplorerError
+from explorer.play import captions
+from explorer.play.captions import NodeNames, value_text
 from explorer.values import format_number, json_safe
 
 MAX_ANIMATED_NODES = 400  # above this the player warns that stepping through is long
 MAX_FRAMES = 1000  # above this many events, consecutive events share a frame
-MAX_NAMESAKES_BY_LEAVES = 8  # ops sharing a name are told apart by their leaves up to this many, else counted
 
 # Seed, one backward node, one AccumulateGrad, several events at once, the end.
 SEED, NODE, ACCUMULATE_FRAME, SUMMARY, DONE = "seed", "node", "accumulate", "summary", "done"
-# History marks, for the accumulation strip.
-BACKWARD_MARK, ZERO_MARK, NONE_MARK, REFUSED_MARK = "backward", "zero", "none", "refused"
 
 
 @dataclass(frozen=True)
@@ -91,11 +91,14 @@ class Frame:
 
 @dataclass(frozen=True)
 class HistoryMark:
-    """One thing done to the leaves (a backward call, zero_(), set to None) and every .grad after it."""
+    """One thing done to the leaves (a backward call, zero_(), set to None) and every .grad after it.
+
+    In the player's JSON: "action" is the Action's value ("backward", "backward-same-graph",
+    "refused", "zero", "set-none"), "label" the text shown for it, "call" 1, 2, 3 ... for the
+    backward calls that ran and null otherwise."""
 
     number: int
-    action: str
-    mark: str
+    action: Action
     grads: dict[str, Any]  # leaf name -> .grad value
     texts: dict[str, str]  # leaf name -> .grad as text
     current: bool  # the backward call the frames animate
@@ -103,7 +106,10 @@ class HistoryMark:
     call: int | None = None  # 1, 2, 3 ... for backward calls (entries count zeroings too)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        data["action"] = self.action.value
+        data["label"] = self.action.label
+        return data
 
 
 @dataclass
@@ -120,8 +126,9 @@ class Animation:
     palette: dict[str, str]
     legend: list[tuple[str, str, str | None]]  # (fill, meaning, border or None)
     event_count: int
-    dark: bool = False  # drawn on a dark background: the player's controls go dark too
+    dark: bool = False  # drawn on a dark background: the player's controls go dark too (Look.dark)
     presentation: bool = False  # lecturer mode: the player's own text is large and high-contrast
+    folded: bool = False  # repeated blocks are drawn folded into one node each (collapse.py)
     font_size: int = 12  # of the node labels in the SVG, in points
     forward: dict | None = None  # the forward pass linked to the drawn nodes (_forward_data)
     start_step: int | None = None  # where a newly mounted player opens (a deep link's ?step=)
@@ -149,6 +156,7 @@ class Animation:
             "legend": [list(item) for item in self.legend],
             "dark": self.dark,
             "presentation": self.presentation,
+            "folded": self.folded,
             "font_size": self.font_size,
             "forward": self.forward,
             "start_step": self.start_step,
@@ -156,7 +164,7 @@ class Animation:
 
 
 # -- building ---------------------------------------------------------------------------------
-def build_animation(session: BackwardSession, look: Look = look_for(), expand: bool = False,
+def build_animation(session: BackwardSession, look: Look = DEFAULT_LOOK, expand: bool = False,
                     start_step: int | None = None, forward: ForwardView | None = None) -> Animation:
     """The player's data for the session's latest backward call, with the .grad history of all calls.
 
@@ -171,17 +179,18 @@ def build_animation(session: BackwardSession, look: Look = look_for(), expand: b
     return animate_pass(session.passes[-1], session.history, look, expand, start_step, forward)
 
 
-def animate_pass(record: BackwardPass, history: list[HistoryEntry] = (), look: Look = look_for(),
+def animate_pass(record: BackwardPass, history: list[HistoryEntry] = (), look: Look = DEFAULT_LOOK,
                  expand: bool = False, start_step: int | None = None,
                  forward: ForwardView | None = None) -> Animation:
     """The player's data for one recorded pass (build_animation's core; usable without a session)."""
-    look = look or look_for()  # None too means the default look
+    look = look or DEFAULT_LOOK  # None too means the default look
     palette = look.palette
     graph = record.graph
-    drawing = draw(graph, record, palette, font_size=look.font_size, expand=expand, edge_width=look.edge_width)
+    drawing = lay_out(graph, record, look, expand=expand)
     leaves = {node.id: node.name or node.id for node in graph.of_kind(LEAF)}
     too_large = len(graph.nodes) > MAX_ANIMATED_NODES
-    notes = [drawing.note, _size_note(graph, record) if too_large else ""]
+    notes = [drawing.note, captions.size_note(len(graph.nodes), len(record.events), MAX_ANIMATED_NODES)
+             if too_large else ""]
     frames = _frames(record, drawing.view)
     animation = Animation(
         svg=clean_svg(drawing.svg, graph) if drawing.svg else "",
@@ -196,8 +205,9 @@ def animate_pass(record: BackwardPass, history: list[HistoryEntry] = (), look: L
         palette=_css_palette(palette),
         legend=legend_items(palette),
         event_count=len(record.events),
-        dark=is_dark(palette),
-        presentation=is_presentation(look),
+        dark=look.dark,
+        presentation=look.presentation,
+        folded=bool(drawing.view.groups),
         font_size=look.font_size,
         forward=_forward_data(forward, graph, drawing.view) if forward is not None else None,
         start_step=None if start_step is None else min(max(int(start_step), 0), len(frames) - 1),
@@ -205,23 +215,6 @@ def animate_pass(record: BackwardPass, history: list[HistoryEntry] = (), look: L
     animation.signature = _signature(animation)
     animation.story = _story(animation)
     return animation
-
-
-def is_dark(palette: Palette) -> bool:
-    """A palette drawn on a dark background (legend.DARK, PRESENTATION_DARK): by its luminance."""
-    return _luminance(palette.background) < 0.18
-
-
-def is_presentation(look: Look) -> bool:
-    """Lecturer mode's look (legend.look_for(presentation=True)), or any look with type as large."""
-    return look.font_size >= look_for(presentation=True).font_size
-
-
-def _luminance(colour: str) -> float:
-    """WCAG relative luminance of a #rrggbb colour."""
-    channels = [int(colour.lstrip("#")[i:i + 2], 16) / 255 for i in (0, 2, 4)]
-    r, g, b = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
-    return 0.2126 * r + 0.7152 * g + 0.0722 * b
 
 
 def _forward_data(forward: ForwardView, graph: Graph, view: GraphView) -> dict:
@@ -263,51 +256,37 @@ def _frames(record: BackwardPass, view: GraphView) -> list[Frame]:
 
 
 class _Steps:
-    """Writes the frames of one pass: which edges light up, and the chain rule in words."""
+    """Writes the frames of one pass: which nodes and edges light up (captions.py writes the words)."""
 
     def __init__(self, record: BackwardPass, view: GraphView):
         self.record = record
         self.graph: Graph = record.graph
+        self.names = NodeNames(record)
         self.at = view.where  # the drawn id of a node: itself, or the folded group hiding it
         # Only edges drawn with their own id can light up; one into or inside a folded group is not.
         drawn = [(i, e) for i, e in enumerate(self.graph.edges) if self.at(e.src) == e.src and self.at(e.dst) == e.dst]
         self.edge_of = {(e.dst, e.slot): f"e{i}" for i, e in drawn if e.kind == INPUT}
         self.leaf_edge_of = {e.dst: f"e{i}" for i, e in drawn if e.kind == LEAF_EDGE}
-        # AccumulateGrad id -> its leaf's name
-        self.leaf_name_of = {e.dst: self.graph.node(e.src).name for e in self.graph.edges if e.kind == LEAF_EDGE}
         self.received: dict[str, list[Any]] = {}  # node id -> gradients sent to it so far, in order
         self.total = len(record.events)
-        # An op's name -> every op of that name, in the order the engine ran them (then any it did not run).
-        ran = {event.node: index for index, event in enumerate(record.events)}
-        self.namesakes: dict[str, list[str]] = {}
-        for node in sorted(self.graph.of_kind(OP), key=lambda n: ran.get(n.id, len(ran))):
-            self.namesakes.setdefault(node.name, []).append(node.id)
-        self.order = {op: position + 1 for same in self.namesakes.values() for position, op in enumerate(same)}
-        self.inputs: dict[str, list[str]] = {}  # node id -> the nodes its gradient goes to
-        for edge in self.graph.edges:
-            if edge.kind == INPUT:
-                self.inputs.setdefault(edge.dst, []).append(edge.src)
-        self.below: dict[str, list[str]] = {}  # op id -> _leaves_below(op id), computed once
 
     # -- frames --
     def seed(self) -> Frame:
         graph, seed = self.graph, self.record.seed
         output = graph.node(graph.output)
         out_index, out_edge = next((i, e) for i, e in enumerate(graph.edges) if e.kind == OUTPUT_EDGE)
-        first = self.describe(out_edge.src)
         text = format_number(seed)
-        lines = (f"{output.name}.backward() starts at the output {output.name} with the gradient {text} "
-                 f"(d{output.name}/d{output.name} = 1)",
-                 f"it goes to {first}, the node that made {output.name}")
+        lines = captions.seed_lines(output.name, text, self.names.describe(out_edge.src))
         grads_before = {leaf.id: self._leaf_grad_before(leaf) for leaf in graph.of_kind(LEAF)}
         return Frame(0, SEED, "Seed", "Seed: " + "; ".join(lines), lines, graph.output, (graph.output,),
                      edges=(LitEdge(f"e{out_index}", text, seed),),
                      leaf_grads={leaf: format_number(value) for leaf, value in grads_before.items()})
 
     def event(self, event: BackwardEvent) -> Frame:
-        arrived_line = self._arrived_line(event)
+        arrived = event.grads_in[0] if len(event.grads_in) == 1 else list(event.grads_in)
+        arrived_line = captions.arrived_line(arrived, self.received.get(event.node, []))
         if event.leaf is not None:
-            return self._accumulate(event, arrived_line)
+            return self._accumulate(event, arrived, arrived_line)
         edges, sends = [], []
         for position, sent in enumerate(event.grads_out):
             line, edge = self._send(event, position, sent)
@@ -315,7 +294,7 @@ class _Steps:
             if edge is not None:
                 edges.append(edge)
         lines = (arrived_line, *sends)
-        title = f"Step {event.step + 1} of {self.total}: {self.describe(event.node)}"
+        title = f"Step {event.step + 1} of {self.total}: {self.names.describe(event.node)}"
         node = self.at(event.node)
         return Frame(0, NODE, title, f"{event.name}: " + "; ".join(lines), lines, node, (node,),
                      edges=tuple(edges), events=(event.step,))
@@ -334,191 +313,55 @@ class _Steps:
                      events=tuple(event.step for event in events), change=change)
 
     def done(self) -> Frame:
-        leaves = self.graph.of_kind(LEAF)
-        lines = (f"the engine ran {self.total} backward node{'s' if self.total != 1 else ''}",
-                 *(self._final_line(leaf) for leaf in leaves))
+        final = [(leaf.name, self._final_grad(leaf.id), self._leaf_grad_before(leaf))
+                 for leaf in self.graph.of_kind(LEAF)]
+        lines = captions.done_lines(self.total, final)
         return Frame(0, DONE, "Done", "Done: " + "; ".join(lines), lines, None, ())
 
-    # -- the pieces of a caption --
-    def _arrived_line(self, event: BackwardEvent) -> str:
-        arrived = _value_text(event.grads_in[0] if len(event.grads_in) == 1 else list(event.grads_in))
-        parts = self.received.get(event.node, [])
-        if len(parts) > 1 and all(isinstance(p, float) for p in parts):
-            summed = " + ".join(_factor(p) for p in parts)
-            return f"{summed} = {arrived} arrives (the engine adds the gradients of its {len(parts)} paths)"
-        return f"{arrived} arrives"
-
+    # -- the pieces of a frame --
     def _send(self, event: BackwardEvent, position: int, sent) -> tuple[str, LitEdge | None]:
         if sent.to is None:
-            return f"input {sent.slot} needs no gradient (a constant or a tensor without requires_grad)", None
+            return captions.no_gradient_line(sent.slot), None
         self.received.setdefault(sent.to, []).append(sent.value)
-        target = self.describe(sent.to)
-        text = _value_text(sent.value, sent.shape)
+        target = self.names.describe(sent.to)
+        text = value_text(sent.value, sent.shape)
         edge_id = self.edge_of.get((event.node, sent.slot))
         edge = LitEdge(edge_id, text, sent.value) if edge_id else None
         local = event.local_derivative[position] if event.local_derivative else None
         if local is None:
-            return f"sends {text} to {target}", edge
-        rule = self._local_rule(event, sent.slot, local)
-        arrived = event.grads_in[0]
-        return f"{rule}; sends {_factor(arrived)} × {_factor(local)} = {text} to {target}", edge
+            return captions.send_line(text, target), edge
+        rule = self.names.local_rule(event.node, event.name, sent.slot, local)
+        return captions.send_line(text, target, rule, event.grads_in[0], local), edge
 
-    def _local_rule(self, event: BackwardEvent, slot: int, local: float) -> str:
-        """The local derivative in words for common ops; its number is always the recorded one."""
-        name, value = event.name, format_number(local)
-        node = self.graph.node(event.node)
-        if name.startswith("PowBackward"):
-            exponent = dict(node.attrs).get("exponent")
-            base = self._saved(event.node, "self")
-            if exponent is not None and base is not None:
-                return f"local derivative {_power_rule(exponent, *base)} = {value}"
-        if name.startswith("MulBackward"):
-            other = self._saved(event.node, "other" if slot == 0 else "self")
-            who = f" {other[0]}" if other and other[0] != "input" else ""
-            return f"local derivative = the other factor{who} = {value}"
-        if name.startswith("AddBackward"):
-            return f"local derivative {value} (a sum passes the gradient on)"
-        if name.startswith("SubBackward"):
-            role = "the first term" if slot == 0 else "the subtracted term"
-            return f"local derivative {value} ({role} of a difference)"
-        return f"local derivative {value} (sent ÷ arrived)"
-
-    def _accumulate(self, event: BackwardEvent, arrived_line: str) -> Frame:
+    def _accumulate(self, event: BackwardEvent, arrived, arrived_line: str) -> Frame:
         leaf = self.graph.node(event.leaf)
         before, after = event.grad_before, event.grad_after
-        arrived = event.grads_in[0] if len(event.grads_in) == 1 else list(event.grads_in)
-        change_text = f"{format_number(before)} → {format_number(after)}"
-        if before is None:
-            rule = f"{leaf.name} had no .grad yet, so .grad becomes {format_number(after)}"
-        else:
-            rule = (f"{_value_text(before)} + {_factor(arrived)} = {_value_text(after)} "
-                    "(.backward() adds to .grad, it never overwrites it)")
-        lines = (f"{arrived_line} for {leaf.name}", f"{leaf.name}.grad {change_text}", rule)
+        lines = captions.accumulate_lines(leaf.name, arrived_line, before, arrived, after)
         edges = (LitEdge(self.leaf_edge_of[event.node]),) if event.node in self.leaf_edge_of else ()
-        change = GradChange(leaf.id, leaf.name, before, arrived, after, change_text)
+        change = GradChange(leaf.id, leaf.name, before, arrived, after, captions.change_text(before, after))
         node = self.at(event.node)
         return Frame(0, ACCUMULATE_FRAME, f"Step {event.step + 1} of {self.total}: AccumulateGrad ({leaf.name})",
                      "AccumulateGrad: " + "; ".join(lines), lines, node, (node,), edges=edges,
                      leaf_grads={leaf.id: format_number(after)}, events=(event.step,), change=change)
 
     # -- lookups --
-    def describe(self, node_id: str) -> str:
-        """A node as a student reads it: AccumulateGrad (x) names its leaf, and an op whose name another
-        op shares says which one it is: PowBackward0 (of x) and PowBackward0 (of y) in x**2 + y**3."""
-        node = self.graph.node(node_id)
-        if node.kind == ACCUMULATE:
-            leaf = self._leaf_of(node_id)
-            if leaf is not None:
-                return f"AccumulateGrad ({leaf})"
-        same = self.namesakes.get(node.name, [])
-        if node.kind != OP or len(same) < 2:
-            return node.name
-        # Naming by leaves walks the graph once per namesake: worth it for a few, not for a loop's 1,000.
-        of = self._leaves_below(node_id) if len(same) <= MAX_NAMESAKES_BY_LEAVES else []
-        if of and all(self._leaves_below(other) != of for other in same if other != node_id):
-            return f"{node.name} (of {', '.join(of)})"
-        return f"{node.name} (#{self.order[node_id]} of {len(same)} to run)"
-
-    def _leaf_of(self, accumulate_id: str) -> str | None:
-        return self.leaf_name_of.get(accumulate_id)
-
-    def _leaves_below(self, op_id: str) -> list[str]:
-        """Every leaf an op's gradient reaches, in the graph's order: the inputs it was computed from."""
-        if op_id in self.below:
-            return self.below[op_id]
-        seen, stack, leaves = set(), [op_id], set()
-        while stack:  # iterative: a 5,000-step chain must not hit the recursion limit
-            current = stack.pop()
-            if current in seen:
-                continue
-            seen.add(current)
-            if self.graph.node(current).kind == ACCUMULATE:
-                leaves.add(current)
-            stack.extend(self.inputs.get(current, []))
-        names = [self._leaf_of(node.id) for node in self.graph.nodes if node.id in leaves]
-        self.below[op_id] = [name for name in names if name]
-        return self.below[op_id]
-
-    def _saved(self, op_id: str, name: str) -> tuple[str, Any] | None:
-        """(what it is, value) of a tensor an op saved: the leaf's name when it is a leaf, else 'input'."""
-        for edge in self.graph.edges:
-            if edge.kind == SAVED_EDGE and edge.src == op_id:
-                saved = self.graph.node(edge.dst)
-                if saved.kind == SAVED and saved.name == name:
-                    label = self.graph.node(saved.refers_to).name if saved.refers_to else "input"
-                    return label, saved.value
-        return None
-
     def _leaf_grad_before(self, leaf) -> Any:
         event = next((e for e in self.record.events if e.leaf == leaf.id), None)
         return event.grad_before if event else self.record.grads_before.get(leaf.name)
-
-    def _final_line(self, leaf) -> str:
-        line = f"{leaf.name}.grad = {format_number(self._final_grad(leaf.id))}"
-        before = self._leaf_grad_before(leaf)
-        return line if before is None else f"{line} (it held {format_number(before)} before this call)"
 
     def _final_grad(self, leaf_id: str) -> Any:
         event = next((e for e in reversed(self.record.events) if e.leaf == leaf_id), None)
         return event.grad_after if event else self.record.grads_after.get(self.graph.node(leaf_id).name)
 
 
-# -- small formatting helpers -----------------------------------------------------------------
-def _value_text(value, shape=None) -> str:
-    """A gradient as text; a tensor too big to record shows its shape."""
-    if value is None and shape:
-        return "tensor of shape (" + ", ".join(str(n) for n in shape) + ")"
-    return format_number(value)
-
-
-def _factor(value) -> str:
-    """A number inside a product or sum: negative numbers in parentheses, 1 × (-2)."""
-    text = _value_text(value)
-    return f"({text})" if text.startswith("-") else text
-
-
-SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
-
-
-def _power_rule(exponent: str, base_name: str, base_value) -> str:
-    """d/du u**e = e·u^(e−1), written with the recorded exponent and saved value: 2·x = 2·3."""
-    try:
-        e = float(exponent)
-    except ValueError:
-        return f"{exponent}·{base_name}^({exponent}−1)"
-    shown = format_number(e)
-    if e == 2:
-        formula, numbers = f"2·{base_name}", f"2·{_factor(base_value)}"
-    elif e == int(e):
-        power = format_number(e - 1).translate(SUPERSCRIPTS)
-        formula, numbers = f"{shown}·{base_name}{power}", f"{shown}·{_factor(base_value)}{power}"
-    else:
-        formula, numbers = f"{shown}·{base_name}^({shown}−1)", ""
-    if base_value is None or isinstance(base_value, list) or not numbers:
-        return formula
-    return f"{formula} = {numbers}"
-
-
 def _history(history) -> list[HistoryMark]:
     backward_numbers = [entry.number for entry in history if entry.is_backward]
     current = backward_numbers[-1] if backward_numbers else None
     calls = {number: index + 1 for index, number in enumerate(backward_numbers)}
-    return [HistoryMark(entry.number, entry.action, _mark(entry.action), dict(entry.grads),
+    return [HistoryMark(entry.number, entry.action, dict(entry.grads),
                         {name: format_number(value) for name, value in entry.grads.items()},
                         entry.number == current, entry.message, calls.get(entry.number))
             for entry in history]
-
-
-def _mark(action: str) -> str:
-    if action.startswith("backward"):
-        return BACKWARD_MARK
-    return {"zero_()": ZERO_MARK, "set to None": NONE_MARK}.get(action, REFUSED_MARK)
-
-
-def _size_note(graph: Graph, record: BackwardPass) -> str:
-    return (f"This graph has {len(graph.nodes)} nodes and the backward pass ran {len(record.events)} of them, "
-            f"more than the {MAX_ANIMATED_NODES} nodes a step-by-step reading is made for. Zoom in to read it, "
-            "let it play fast, or press End to jump to the result.")
 
 
 def _css_palette(palette: Palette) -> dict[str, str]:
@@ -546,30 +389,3 @@ def _story(animation: Animation) -> str:
 
 def _hash(data) -> str:
     return hashlib.sha1(json.dumps(data, sort_keys=True).encode("utf-8")).hexdigest()[:16]
-
-
-# -- the SVG, made fit to inline into a page ---------------------------------------------------
-def clean_svg(svg: str, graph: Graph) -> str:
-    """Graphviz's SVG without its XML prolog, comments and namespace URLs, with readable tooltips.
-
-    Inline in HTML the parser puts <svg> in the SVG namespace itself, so the xmlns attributes are
-    not needed, and dropping them keeps the standalone page free of any URL. Graphviz's <title>
-    elements hold our ids (n3, n1->n0); hovering a node shows what it is instead.
-    """
-    start = svg.find("<svg")
-    svg = re.sub(r"<!--.*?-->\n?", "", svg[start:], flags=re.S)
-    svg = re.sub(r'\s+xmlns(:xlink)?="[^"]*"', "", svg, count=2)
-    return re.sub(r'<title>([^<]*)</title>\n?', lambda m: _tooltip(graph, m.group(1)), svg)
-
-
-def _tooltip(graph: Graph, title: str) -> str:
-    try:
-        node = graph.node(title)
-    except KeyError:
-        return ""  # an edge or the graph itself: no tooltip
-    kind = KIND_LABELS.get(node.kind, node.kind)
-    return f"<title>{_xml(node.name)} : {_xml(kind)}</title>\n"
-
-
-def _xml(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

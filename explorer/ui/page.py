@@ -7,16 +7,16 @@ a cache or a module global, so two browsers never see each other's gradients.
 
 from __future__ import annotations
 
-import math
 from typing import Callable
 
 import streamlit as st
 import torch
 
+from explorer.core.actions import Action
 from explorer.core.calls import BackwardSession
 from explorer.errors import ExplorerError, GraphFreedError
 from explorer.functions.lessons import PAGES, Lesson, lessons_on_page
-from explorer.drawing.layout import draw
+from explorer.drawing.layout import lay_out
 from explorer.core.graph import capture
 from explorer.core.forward import forward_view
 from explorer.play.frames import build_animation
@@ -25,7 +25,8 @@ from explorer.drawing.torchviz_view import TORCHVIZ_CALL, torchviz_dot
 from explorer.ui.common import setup_page, show_svg
 from explorer.ui.downloads import download_buttons
 from explorer.ui.player import show_player
-from explorer.play.predict import agrees as predict_agrees
+from explorer.play.tables import (accumulation_strip, by_hand_rows, calls_since_zeroing, events_table, history_table,
+                                  overflowed)
 from explorer.ui.predict import predict_first
 from explorer.ui.state import (current_look, forget_function, forget_step, keep_in_url, record_actions,
                                record_step, restore_actions, share_link, start_step, url, write_url)
@@ -155,9 +156,9 @@ def _backward_controls(session: BackwardSession, key: str):
             forget_step()
             session.backward(retain_graph=retain)
         if buttons[1].button(".grad.zero_()", key=f"{key}:zero", help=f"Fill {grads} with zeros, in place"):
-            session.zero_grad("zero")
+            session.zero_grad(Action.ZERO)
         if buttons[2].button(".grad = None", key=f"{key}:none", help=f"Drop {grads}; the next call makes new ones"):
-            session.zero_grad("set-none")
+            session.zero_grad(Action.SET_NONE)
         if buttons[3].button("Backward again, same graph", key=f"{key}:again",
                              help="Call .backward() on the last output without building it again"):
             forget_step()
@@ -231,9 +232,7 @@ def _graph_view(session: BackwardSession, key: str) -> None:
     expand = st.session_state.get(f"{key}:expand", False)
     if not session.passes:
         st.caption("The graph autograd recorded for f. Call .backward() to watch the gradient flow through it.")
-        look = current_look()
-        drawing = draw(session.graph(), palette=look.palette, font_size=look.font_size, expand=expand,
-                       edge_width=look.edge_width)
+        drawing = lay_out(session.graph(), look=current_look(), expand=expand)
         if drawing.svg is not None:
             show_svg(drawing.svg)
         folded = bool(drawing.view.groups)
@@ -242,7 +241,7 @@ def _graph_view(session: BackwardSession, key: str) -> None:
                                     forward=forward_view(session.fn, session.leaves, session.output_name))
         # One player per call: a new call mounts a new player, which starts at 0 and reports afresh.
         record_step(show_player(animation, key=f"{key}:player:{len(session.passes)}"))
-        folded = "folded" in animation.note
+        folded = animation.folded
         drawing = None
     if folded or expand:
         st.checkbox("Show every node (slower for big graphs)", key=f"{key}:expand")
@@ -250,46 +249,6 @@ def _graph_view(session: BackwardSession, key: str) -> None:
         st.info(drawing.note)
     if drawing is not None and drawing.svg is None:
         st.table([{"backward op": name, "count": count} for name, count in drawing.ops])
-
-
-def accumulation_strip(session: BackwardSession) -> str:
-    """One line per leaf: its .grad after each action, with zeroing marked where it happened."""
-    lines = []
-    for name in session.leaves:
-        steps = []
-        for entry in session.history:
-            if entry.is_backward:
-                steps.append(f"**{format_number(entry.grads[name])}**")
-            elif entry.action == "zero_()":
-                steps.append("`zero_()` 0")
-            elif entry.action == "set to None":
-                steps.append("`= None`")
-        lines.append(f"`{name}.grad` over the calls: " + " → ".join(steps))
-    return "  \n".join(lines)
-
-
-def events_table(record) -> list[dict]:
-    rows = []
-    for event in record.events:
-        row = {
-            "step": event.step + 1,
-            "node": event.name,
-            "gradient arriving": ", ".join(format_number(g) for g in event.grads_in),
-            "sent along each input": ", ".join(format_number(g.value) for g in event.grads_out) or "—",
-        }
-        if event.leaf is not None:
-            row["sent along each input"] = (f"{record.graph.node(event.leaf).name}.grad: "
-                                            f"{format_number(event.grad_before)} → {format_number(event.grad_after)}")
-        rows.append(row)
-    return rows
-
-
-def history_table(session: BackwardSession) -> list[dict]:
-    return [
-        {"#": entry.number, "action": entry.action,
-         **{f"{name}.grad": format_number(value) for name, value in entry.grads.items()}}
-        for entry in session.history
-    ]
 
 
 def _by_hand_check(session: BackwardSession, lesson: Lesson) -> None:
@@ -300,24 +259,11 @@ def _by_hand_check(session: BackwardSession, lesson: Lesson) -> None:
     if not session.passes:
         st.info("Call .backward() once to compare.")
         return
-    last = session.passes[-1].grads_after
-    rows = []
-    for name, expected in by_hand.items():
-        autograd = last[name]
-        agrees = isinstance(autograd, float) and predict_agrees(autograd, expected)
-        rows.append({"leaf": name, "autograd (last call)": format_number(autograd),
-                     "by hand": format_number(expected), "agree": "yes" if agrees else "no"})
+    rows = by_hand_rows(session, by_hand)
     st.table(rows)
-    calls_since_zeroing = 0
-    for entry in session.history:
-        if entry.is_backward:
-            calls_since_zeroing += 1
-        elif entry.action in ("zero_()", "set to None"):  # a refused call leaves .grad as it was
-            calls_since_zeroing = 0
-    if any(row["agree"] == "no" for row in rows) and calls_since_zeroing > 1:
+    if any(row["agree"] == "no" for row in rows) and calls_since_zeroing(session) > 1:
         st.caption("They differ because .grad has accumulated over several calls: zero it and call again.")
-    overflowed = [name for name, expected in by_hand.items()
-                  if isinstance(last[name], float) and not math.isfinite(last[name]) and math.isfinite(expected)]
-    if overflowed:
-        st.caption(f"{', '.join(overflowed)}: autograd works in float32, whose largest number is about 3.4e38, "
+    too_big = overflowed(session, by_hand)
+    if too_big:
+        st.caption(f"{', '.join(too_big)}: autograd works in float32, whose largest number is about 3.4e38, "
                    "so a bigger gradient becomes inf; the check by hand runs in Python's float64, where it fits.")

@@ -73,6 +73,18 @@ def player_css() -> str:
     return (HERE / "player.css").read_text(encoding="utf-8")
 
 
+def page_head(title: str, csp: str, *styles: str) -> str:
+    """The <head> of a page that loads nothing (a standalone player, a static site's index)."""
+    sheets = "\n".join(f"<style>{style}</style>" for style in styles)
+    return f"""<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="{csp}">
+<title>{html.escape(title)}</title>
+{sheets}
+</head>"""
+
+
 def standalone_html(animation: Animation, title: str) -> str:
     """One self-contained HTML page that plays the animation (inline SVG, data, JS and CSS)."""
     js = player_js()
@@ -85,14 +97,7 @@ def standalone_html(animation: Animation, title: str) -> str:
     presentation = ' class="presentation"' if animation.presentation else ""
     return f"""<!DOCTYPE html>
 <html lang="en"{theme}{presentation}>
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="{CSP}">
-<title>{escaped_title}</title>
-<style>{PAGE_CSS}</style>
-<style>{player_css()}</style>
-</head>
+{page_head(title, CSP, PAGE_CSS, player_css())}
 <body>
 <main>
 <h1>{escaped_title}</h1>

@@ -1,0 +1,34 @@
+"""The README's examples run as written: every public name it shows still works."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+from support import ROOT
+
+
+def readme_block(heading: str, language: str) -> str:
+    """The first fenced block of `language` under a README heading."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    match = re.search(rf"```{language}\n(.*?)```", section, flags=re.S)
+    assert match, f"no {language} block under '## {heading}'"
+    return match.group(1)
+
+
+def test_the_notebook_example_runs(tmp_path):
+    script = tmp_path / "example.py"
+    # The example's last lines show values in a notebook; here they are printed so the test can read them.
+    script.write_text(readme_block("In a notebook", "python") +
+                      "\nprint('w.grad', explorer.animate(lambda w: (w - 2) ** 2, {'w': 1.0}, calls=3).grads)"
+                      "\nprint('x.grad', s.leaves['x'].grad.item())\n")
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr
+    assert "w.grad {'w': -6.0}" in done.stdout
+    assert "x.grad 10.0" in done.stdout  # 10, 20, zero_() 0, 10: what the README's comment says
+    assert (tmp_path / "graph.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "<svg" in (tmp_path / "flow.html").read_text()
