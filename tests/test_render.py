@@ -8,11 +8,12 @@ import pytest
 import torch
 
 from explorer.core.backward import record_backward
-from explorer.core.graph import ACCUMULATE, INPUT, LEAF_EDGE, OP, trace
+from explorer.core.graph import ACCUMULATE, INPUT, LEAF_EDGE, OP, SAVED_EDGE, trace
 from explorer.drawing.legend import LIGHT
 from explorer.functions.lessons import all_lessons, get_lesson
 from explorer.drawing.render import to_dot, to_svg
 from explorer.drawing.torchviz_view import torchviz_dot
+from svg_geometry import node_boxes, pointed_at
 
 
 def built(lesson, **overrides):
@@ -100,7 +101,7 @@ def test_repeated_edge_drawn_twice():
     dot = to_dot(graph)
     acc = graph.of_kind(ACCUMULATE)[0].id
     add = graph.of_kind(OP)[0].id
-    assert dot.count(f"{acc} -> {add} ") == 2
+    assert dot.count(f"{add} -> {acc} ") == 2  # drawn the way the gradient goes: the op sends it twice
     assert len([e for e in graph.edges if e.kind == LEAF_EDGE]) == 1
 
 
@@ -116,3 +117,19 @@ def test_stable_torchviz_ids_give_the_same_text_and_the_same_picture():
     # same node declarations and edges, only renamed
     assert texts[0].count("[label=") == raw.count("[label=") and texts[0].count(" -> ") == raw.count(" -> ")
     assert "t0" in texts[0] and not re.search(r"\b\d{6,}\b", texts[0])
+
+
+@pytest.mark.parametrize("lesson", all_lessons(), ids=lambda lesson: lesson.id)
+def test_every_arrow_points_where_the_gradient_goes(lesson):
+    """The seed goes from f into its grad_fn, each op sends to its inputs' nodes, AccumulateGrad writes
+    the leaf: each arrowhead touches the node receiving the gradient; saved tensors' lines have none."""
+    params, output = built(lesson)
+    record = record_backward(output, params)
+    graph = record.graph
+    pointed = pointed_at(to_svg(to_dot(graph, record)))
+    for index, edge in enumerate(graph.edges):
+        receiver = None if edge.kind == SAVED_EDGE else edge.src  # a Graph's edge points the forward way
+        assert pointed[f"e{index}"] == receiver, (lesson.id, edge)
+    output_node = graph.node(graph.output)
+    top = min(node_boxes(to_svg(to_dot(graph, record))).items(), key=lambda item: item[1][1])[0]
+    assert top == output_node.id  # the output is drawn at the top, where the gradient starts

@@ -3,6 +3,12 @@
 The DOT text is a pure function of the graph, so it is stable across runs and can key a
 cache of layouts. Nodes and edges carry ids (n0..., e0...) that survive into the SVG, where
 the animation player finds them.
+
+Edges are drawn the way the gradient travels: the output at the top, each arrow from a node to
+the node the engine sends its gradient to (its grad_fn.next_functions), down to AccumulateGrad
+and the leaf whose .grad it writes. A Graph's edges point the forward way (an input into the op
+that used it), so every arrow here is that edge reversed; a saved tensor's dashed line has no
+arrow. torchviz draws the forward way; its own view in the app stays as it is.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import subprocess
 from explorer.core.backward import BackwardPass
 from explorer.drawing.collapse import GraphView
 from explorer.errors import ExplorerError
-from explorer.core.graph import ACCUMULATE, INPUT, LEAF, LEAF_EDGE, OUTPUT, OUTPUT_EDGE, SAVED, SAVED_EDGE, Graph, Node
+from explorer.core.graph import ACCUMULATE, INPUT, LEAF, LEAF_EDGE, OUTPUT, OUTPUT_EDGE, SAVED, SAVED_EDGE, Edge, Graph, Node
 from explorer.drawing.legend import DEFAULT_LOOK, Look, Palette, fill_for
 from explorer.values import format_number
 
@@ -65,7 +71,7 @@ def to_dot(graph: Graph, backward: BackwardPass | None = None, look: Look = DEFA
                 sent_along[(event.node, sent.slot)] = sent.value
     lines = [
         "digraph autograd {",
-        f'  graph [bgcolor="{palette.background}" ordering=in ranksep=0.3 nodesep=0.3 fontname="monospace"];',
+        f'  graph [bgcolor="{palette.background}" ordering=out ranksep=0.3 nodesep=0.3 fontname="monospace"];',
         f'  node [shape=box style="filled,rounded" fontname="monospace" fontsize={font_size} '
         f'fontcolor="{palette.text}" color="{palette.edge}" height=0.3 penwidth={edge_width:g}];',
         f'  edge [color="{palette.edge}" fontname="monospace" fontsize={font_size - 1} fontcolor="{palette.gradient}" '
@@ -104,7 +110,7 @@ def to_dot(graph: Graph, backward: BackwardPass | None = None, look: Look = DEFA
         if src != edge.src or dst != edge.dst:  # an edge into, out of or inside a group
             if src != dst and (src, dst) not in group_edges:
                 group_edges.add((src, dst))
-                lines.append(f'  {src} -> {dst} [class="edge-group"];')
+                lines.append(f'  {_arrow(edge, src, dst)} [class="edge-group"];')
             continue
         attrs = {"id": f"e{index}", "class": f"edge-{edge.kind}"}
         if edge.kind == INPUT and fan_out[edge.src] > SHARED_FAN_OUT:
@@ -121,9 +127,15 @@ def to_dot(graph: Graph, backward: BackwardPass | None = None, look: Look = DEFA
             attrs["label"] = " " + format_number(sent_along[(edge.dst, edge.slot)])
         if edge.kind == OUTPUT_EDGE and backward is not None:
             attrs["label"] = " " + format_number(backward.seed)  # the seed gradient, d f / d f = 1
-        lines.append(f"  {src} -> {edge.dst} [{_attr_list(attrs)}];")
+        lines.append(f"  {_arrow(edge, src, edge.dst)} [{_attr_list(attrs)}];")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _arrow(edge: Edge, src: str, dst: str) -> str:
+    """DOT for one edge, pointing where the gradient goes: from the node that uses a tensor to the node
+    that made it (a saved tensor hangs below the op that saved it, its line without an arrowhead)."""
+    return f"{src} -> {dst}" if edge.kind == SAVED_EDGE else f"{dst} -> {src}"
 
 
 def _reference_attrs(node: Node, leaf_name: str | None, palette: Palette) -> dict[str, str]:
