@@ -115,6 +115,9 @@ def look_for(dark: bool = False, presentation: bool = False) -> Look:
 DEFAULT_LOOK = look_for()
 
 
+# Which way the arrows run, said where the colours are explained (render.py draws them so).
+GRADIENT_LABEL = "gradient flowing back, along the arrows: from the output down to the leaves"
+
 KIND_LABELS = {
     "leaf": "leaf tensor (requires_grad=True)",
     "saved": "saved tensor (kept for backward)",
@@ -135,5 +138,5 @@ def legend_items(palette: Palette = LIGHT) -> list[tuple[str, str, str | None]]:
     return [(fill_for(kind, palette), label, borders.get(kind)) for kind, label in KIND_LABELS.items()] + [
         (palette.active, "running now (animation)", None),
         (palette.op, "already ran (animation)", palette.done),
-        (palette.gradient, "gradient flowing back", None),
+        (palette.gradient, GRADIENT_LABEL, None),
     ]

@@ -17,7 +17,7 @@ from explorer.core.calls import run_calls
 from explorer.core.forward import forward_view
 from explorer.play.frames import build_animation
 from explorer.core.graph import INPUT
-from explorer.drawing.legend import DARK, PRESENTATION_DARK, PRESENTATION_LIGHT, look_for
+from explorer.drawing.legend import DARK, GRADIENT_LABEL, PRESENTATION_DARK, PRESENTATION_LIGHT, look_for
 from explorer.functions.lessons import all_lessons, get_lesson
 from explorer.play.player import standalone_html
 
@@ -190,7 +190,7 @@ def test_dark_theme_graph_and_controls(offline, tmp_path):
     assert luminance(body) < 0.1
     swatches = legend_swatches(page)
     assert rgb(swatches["running now (animation)"]) == rgb(DARK.active)  # the legend speaks the graph's palette
-    assert rgb(swatches["gradient flowing back"]) == rgb(DARK.gradient)
+    assert rgb(swatches[GRADIENT_LABEL]) == rgb(DARK.gradient)
     screenshot(page, "dark-theme")
 
 
