@@ -38,3 +38,28 @@ def shown(markdown: str) -> str:
     import re
 
     return re.sub(r"\\(.)", r"\1", markdown)
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    """`python -m explorer ARGS` inside this process, for the many error paths and outputs that do
+    not need a process of their own: (exit status, stdout, stderr). An argparse error exits through
+    SystemExit; its status is returned like main's own. tests/test_cli.py keeps a few runs of the
+    real `python -m explorer` for exit codes and streams end to end."""
+    from explorer.cli import main
+
+    capsys.readouterr()  # what earlier code printed is not this command's output
+    try:
+        status = main(list(args))
+    except SystemExit as exit_:
+        status = exit_.code
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def run_process(*args: str, cwd: Path = ROOT):
+    """`python -m explorer ARGS` as a student runs it: a real subprocess, its real exit code and streams."""
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "explorer", *args], capture_output=True, text=True,
+                          timeout=120, cwd=cwd)

@@ -127,3 +127,10 @@ def test_shared_leaf_gets_the_summed_gradient_once():
     arriving = [s.value for e in record.events for s in e.grads_out if s.to == y_acc]
     assert sorted(arriving) == [1.5, 24.0]
     assert [e.grads_in for e in record.events if e.node == y_acc] == [(25.5,)]
+
+
+def test_no_local_derivative_from_subnormal_gradients():
+    x = torch.tensor(1.0, requires_grad=True)
+    record = record_backward(1e-45 * (x * 2.6), {"x": x})
+    mul = next(e for e in record.events if e.name == "MulBackward0" and e.grads_in[0] < 1e-30)
+    assert mul.local_derivative is None
