@@ -51,23 +51,28 @@ def start_server(port: int, *options: str) -> subprocess.Popen:
 
 
 # Streamlit shows its script's state in stApp's data-test-script-state, but a click only sends a
-# message: until the server answers, the attribute still says "notRunning" from the run before.
-# So every page counts the runs it has seen finish (a MutationObserver installed before any of
-# the page's own scripts), and wait_for_app waits for a run newer than the last one it returned on.
+# message: until the server answers, the attribute still says "notRunning" from the run before,
+# and one action can start a second run (a widget's value settling, the player's step report).
+# So every page counts the runs it has seen start and finish (a MutationObserver installed before
+# any of the page's own scripts), and wait_for_app waits until a run newer than the last one it
+# returned on has finished and none is under way.
 COUNT_RUNS = """
-window.__appRuns = 0;
+window.__appRuns = {started: 0, finished: 0};
 new MutationObserver(records => {
     for (const record of records) {
         const state = record.target.getAttribute('data-test-script-state');
-        if (state === 'notRunning' && record.oldValue !== 'notRunning') window.__appRuns += 1;
+        if (state === record.oldValue) continue;
+        if (state === 'running') window.__appRuns.started += 1;
+        if (state === 'notRunning') window.__appRuns.finished += 1;
     }
 }).observe(document, {subtree: true, attributes: true, attributeOldValue: true,
                       attributeFilter: ['data-test-script-state']});
 """
 NEW_RUN_FINISHED = """() => {
     const app = document.querySelector("[data-testid='stApp']");
+    const runs = window.__appRuns;
     return app !== null && app.dataset.testScriptState === 'notRunning'
-        && window.__appRuns > (window.__appRunsSeen || 0);
+        && runs.finished > (window.__appRunsSeen || 0) && runs.finished >= runs.started;
 }"""
 
 
@@ -84,7 +89,7 @@ def wait_for_app(page, timeout: float = 60_000) -> None:
     after page.goto) has finished. Call it once per action that makes Streamlit rerun: after an
     action that starts no run it times out, which is a test's mistake worth hearing about."""
     page.wait_for_function(NEW_RUN_FINISHED, timeout=timeout)
-    page.evaluate("() => { window.__appRunsSeen = window.__appRuns; }")
+    page.evaluate("() => { window.__appRunsSeen = window.__appRuns.finished; }")
 
 
 def settled(page) -> None:

@@ -63,3 +63,25 @@ def run_process(*args: str, cwd: Path = ROOT):
 
     return subprocess.run([sys.executable, "-m", "explorer", *args], capture_output=True, text=True,
                           timeout=120, cwd=cwd)
+
+
+def best_seconds(fn, repeat: int = 5) -> float:
+    """The fastest of `repeat` runs of fn(), in seconds: the run least disturbed by other work."""
+    import time
+
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def within_ratio(label: str, seconds: float, baseline: float, most: float) -> float:
+    """Print `seconds` as a multiple of `baseline` (timed in the same test, so under the same load)
+    and fail if it is over `most`. A bound on a ratio, not on the clock: a busy machine slows both
+    alike, while work that blows up (exponential, a hang the timeout cuts) still fails."""
+    ratio = seconds / max(baseline, 1e-9)
+    print(f"\n{label}: {seconds * 1e3:.3f} ms, {ratio:.1f}x the baseline's {baseline * 1e3:.3f} ms")
+    assert ratio <= most, f"{label}: {ratio:.0f}x the baseline (at most {most:.0f}x)"
+    return ratio

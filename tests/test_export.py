@@ -1,14 +1,11 @@
 """Exports: every format of every lesson, parsed back; deterministic bytes; atomic writes; the CLI's
-`export` and `site` as a student runs them (real subprocesses, real exit codes); the app's buttons."""
+`export` and `site` (in this process, and end to end in a real one); the app's buttons."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
-import subprocess
-import sys
-import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 

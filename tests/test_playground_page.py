@@ -1,22 +1,18 @@
 """The playground page through AppTest, and `show --expr` through the CLI's main."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
+
 from support import close, metric, open_app, run_cli
 from explorer.functions.expr import URL_PARAMETERS, ExpressionError, parse_expression
 from explorer.ui.state import STATE_PARAMS
 from explorer.values import format_number
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
 def playground(query=None):
-    return playground(query)
+    """The playground page in a new AppTest session, opened with these query parameters."""
+    return open_app("pages/6_Playground.py", query)
 
 
 def type_expression(at, text):
