@@ -7,7 +7,6 @@ and the interpreter makes the very ops hand-written torch makes, so results agre
 from __future__ import annotations
 
 import builtins
-import functools
 import inspect
 import io
 import math
@@ -454,21 +453,26 @@ def run_untrusted(text: str) -> None:
     check_output(expression.build(**leaves))
 
 
-@functools.cache
 def benign_seconds() -> float:
-    """How long the whole path takes for an ordinary expression: the yardstick for "quickly"."""
+    """How long the whole path takes for an ordinary expression: the yardstick for "quickly",
+    timed again by each test that uses it, so under that test's load."""
     return best_seconds(lambda: run_untrusted("sin(x) * y + sum(x)"))
 
 
 def refused_quickly(fn, text, error_class):
-    start = time.perf_counter()
-    TRIPWIRE.armed = True
-    try:
-        with pytest.raises(error_class) as caught:
-            fn(text)
-    finally:
-        TRIPWIRE.armed = False
-    elapsed = time.perf_counter() - start
+    """fn(text) raises error_class in words, every time, and quickly: the best of three refusals
+    against the best of an ordinary expression's runs, timed here and now (a single run can be
+    slowed by anything else on the machine; work that blows up is slow every time)."""
+    elapsed = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        TRIPWIRE.armed = True
+        try:
+            with pytest.raises(error_class) as caught:
+                fn(text)
+        finally:
+            TRIPWIRE.armed = False
+        elapsed = min(elapsed, time.perf_counter() - start)
     message = str(caught.value)
     assert message.strip() and "Traceback" not in message
     assert all(c == "\n" or unicodedata.category(c)[0] != "C" for c in message), "message echoes a control character"
