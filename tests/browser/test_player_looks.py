@@ -21,7 +21,7 @@ from explorer.drawing.legend import DARK, PRESENTATION_DARK, PRESENTATION_LIGHT,
 from explorer.functions.lessons import all_lessons, get_lesson
 from explorer.play.player import standalone_html
 
-from browser_support import screenshot
+from browser_support import open_player, screenshot, settled, zoom_with_wheel
 
 ROOT = ".agp-root"
 
@@ -51,14 +51,6 @@ def contrast(a: str, b: str) -> float:
 
 
 # -- pages ------------------------------------------------------------------------------------
-def open_player(page, tmp_path, animation, title: str, step: int = 0):
-    path = tmp_path / "player.html"
-    path.write_text(standalone_html(animation, title), encoding="utf-8")
-    page.goto(path.as_uri())
-    page.wait_for_selector(f"{ROOT}[data-step='{step}']")
-    return page.locator(ROOT)
-
-
 def fresh_leaves(values: dict) -> dict:
     return {name: torch.tensor(value, requires_grad=True) for name, value in values.items()}
 
@@ -318,9 +310,7 @@ def test_a_zoomed_in_graph_pans_to_the_linked_node(offline, tmp_path):
     page = offline
     open_player(page, tmp_path, animation, lesson.title)
     stage = page.locator(".agp-stage").bounding_box()
-    page.mouse.move(stage["x"] + 20, stage["y"] + 20)  # zoom in on the top-left corner
-    page.mouse.wheel(0, -1500)
-    page.wait_for_timeout(100)
+    zoom_with_wheel(page, stage["x"] + 20, stage["y"] + 20, -1500)  # zoom in on the top-left corner
     target = forward.leaf_nodes["y"]
     assert not in_view(page, target)
     page.click(".agp-forward [data-leaf='y']")
@@ -391,7 +381,7 @@ def test_the_mouse_hint_never_covers_a_node(offline, tmp_path, lesson_id, width,
     page = offline
     page.set_viewport_size({"width": width, "height": height})
     open_player(page, tmp_path, animation, lesson.title)
-    page.wait_for_timeout(300)  # the first fit runs once the stage has its size
+    settled(page)  # the stage's size is final (fonts, the ResizeObserver's refit) before we measure
     hint = page.locator(".agp-hint").bounding_box()
     overlaps = page.eval_on_selector_all(".agp-svg g.node", """(nodes, hint) => nodes.filter(node => {
         const box = node.getBoundingClientRect();
@@ -430,7 +420,7 @@ def test_full_screen_gives_the_graph_most_of_a_projector(offline, tmp_path, pres
     open_player(page, tmp_path, animation, lesson.title)
     page.click("button[data-act=fullscreen]")
     page.wait_for_function("document.fullscreenElement !== null")
-    page.wait_for_timeout(300)
+    settled(page)  # the player refits in the frame after fullscreenchange; measure after that frame
     stage = page.locator(".agp-stage").bounding_box()
     assert stage["height"] >= 0.55 * 768  # was 0.45 of it, with the strip and legend at full height
     strip = page.locator(".agp-strip").bounding_box()

@@ -15,21 +15,12 @@ import torch
 from explorer.core.calls import BackwardSession, run_calls
 from explorer.play.frames import build_animation
 from explorer.functions.lessons import get_lesson
-from explorer.play.player import standalone_html
 from explorer.values import format_number
 from support import close
 
-from browser_support import screenshot
+from browser_support import open_player, screenshot, settled, zoom_with_wheel
 
 ROOT = ".agp-root"
-
-
-def open_player(page, tmp_path, animation, title: str):
-    path = tmp_path / "player.html"
-    path.write_text(standalone_html(animation, title), encoding="utf-8")
-    page.goto(path.as_uri())
-    page.wait_for_selector(f"{ROOT}[data-step='0']")
-    return page.locator(ROOT)
 
 
 def step_and_active(page) -> tuple[int, str]:
@@ -138,11 +129,10 @@ def test_zoom_pan_and_fit_move_the_camera(offline, tmp_path, accumulation):
     def graph_box():
         return svg.bounding_box()
 
+    settled(page)  # a refit the stage's first resize queues has run: `fitted` is the real fit
     fitted = graph_box()
     box = page.locator(".agp-stage").bounding_box()
-    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    page.mouse.wheel(0, -400)
-    page.wait_for_timeout(100)
+    zoom_with_wheel(page, box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, -400)
     zoomed = graph_box()
     assert zoomed["width"] > fitted["width"] * 1.2  # the graph got bigger on screen
     page.mouse.down()
