@@ -15,7 +15,16 @@
 //   signature: a hash of everything drawn except start_step: a new one means a new player.
 //   start_step: where a newly mounted player opens (a deep link's ?step=), or null.
 //   history.leaves: the leaf names, one row of chips each.
-//   history.entries: one per thing done to the leaves (a backward call, a zeroing ...), in order.
+//   history.entries: one per thing done to the leaves, in order, each with
+//     action: a machine name, one of "backward", "backward-same-graph", "zero", "set-none",
+//             "refused"; the chip gets the CSS class `action-<action>`;
+//     label:  the text shown for it: "backward", "backward (same graph)", "zero_()",
+//             "set to None", "refused";
+//     call:   1, 2, 3 ... for a backward call that ran, else null; a chip with a call reads
+//             "call N" (a same-graph call is a call like any other);
+//     texts:  leaf name -> its .grad after the entry, as text;
+//     current: true for the call the frames animate; message: why it was refused, or "";
+//     number: the entry's place in the history, from 1.
 
 export const BASE_INTERVAL_MS = 1100; // one frame at speed 1x
 export const SPEEDS = [0.5, 1, 2, 4, 10];
@@ -139,10 +148,10 @@ export function stepReport(story, step) {
 // What one chip of the .grad strip shows for a history entry and a leaf.
 export function chipOf(entry, leaf) {
   return {
-    className: `agp-chip mark-${entry.mark}${entry.current ? " current" : ""}`,
-    title: entry.message || entry.action,
-    action: entry.mark === "backward" ? `call ${entry.call}` : entry.action,
-    value: entry.mark === "refused" ? "refused" : entry.texts[leaf],
+    className: `agp-chip action-${entry.action}${entry.current ? " current" : ""}`,
+    title: entry.message || entry.label,
+    action: entry.call != null ? `call ${entry.call}` : entry.label,
+    value: entry.action === "refused" ? "refused" : entry.texts[leaf],
   };
 }
 
