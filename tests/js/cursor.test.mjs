@@ -1,9 +1,9 @@
 // Unit tests of the player's DOM-free module (explorer/play/player/cursor.mjs), with Node's own
-// runner: `node --test tests/js/`. Time is Node's mock clock, so the delayed step report is
+// runner: `node --test tests/js/`. Time is a fake clock (below), so the delayed step report is
 // tested without waiting for it.
 
 import assert from "node:assert/strict";
-import { beforeEach, describe, test } from "node:test";
+import { afterEach, beforeEach, describe, test } from "node:test";
 
 import {
   BASE_INTERVAL_MS,
@@ -15,6 +15,45 @@ import {
   chipOf,
   stepReport,
 } from "../../explorer/play/player/cursor.mjs";
+
+// A clock of our own for setTimeout/clearTimeout, which cursor.mjs reads when it calls them
+// (node:test's mock.timers would do, but Node 18, Debian 12's nodejs, does not have it).
+const clock = {
+  now: 0,
+  pending: new Map(), // id -> {at, run}
+  next: 1,
+  saved: null,
+  install() {
+    Object.assign(this, { now: 0, pending: new Map(), next: 1 });
+    this.saved = { setTimeout: globalThis.setTimeout, clearTimeout: globalThis.clearTimeout };
+    globalThis.setTimeout = (run, ms = 0) => {
+      const id = this.next++;
+      this.pending.set(id, { at: this.now + ms, run });
+      return id;
+    };
+    globalThis.clearTimeout = (id) => this.pending.delete(id);
+  },
+  uninstall() {
+    Object.assign(globalThis, this.saved);
+  },
+  // Let `ms` pass, running what falls due in the order it falls due.
+  tick(ms) {
+    const end = this.now + ms;
+    for (;;) {
+      const due = [...this.pending].filter(([, t]) => t.at <= end).sort((a, b) => a[1].at - b[1].at)[0];
+      if (!due) break;
+      this.pending.delete(due[0]);
+      this.now = due[1].at;
+      due[1].run();
+    }
+    this.now = end;
+  },
+};
+
+function withClock() {
+  beforeEach(() => clock.install());
+  afterEach(() => clock.uninstall());
+}
 
 // Five frames: the seed (0), three steps, the end (4).
 const FRAMES = 5;
@@ -116,45 +155,45 @@ describe("Cursor", () => {
 });
 
 describe("StepReporter", () => {
-  beforeEach((t) => t.mock.timers.enable({ apis: ["setTimeout"] }));
+  withClock();
 
-  test("reports the step once the student stops, not on every press", (t) => {
+  test("reports the step once the student stops, not on every press", () => {
     const cursor = openedAt(0);
     const sent = [];
     const reporter = new StepReporter(cursor, (step) => sent.push(step));
     for (let i = 0; i < 3; i++) {
       cursor.forward();
       reporter.request();
-      t.mock.timers.tick(REPORT_DELAY_MS - 1);
+      clock.tick(REPORT_DELAY_MS - 1);
     }
     assert.deepEqual(sent, []);
-    t.mock.timers.tick(1);
+    clock.tick(1);
     assert.deepEqual(sent, [3]);
-    t.mock.timers.tick(10 * REPORT_DELAY_MS);
+    clock.tick(10 * REPORT_DELAY_MS);
     assert.deepEqual(sent, [3]); // once
   });
 
-  test("reports the step the cursor is at when the report goes out", (t) => {
+  test("reports the step the cursor is at when the report goes out", () => {
     const cursor = openedAt(1);
     const sent = [];
     const reporter = new StepReporter(cursor, (step) => sent.push(step));
     reporter.request();
     cursor.toEnd();
-    t.mock.timers.tick(REPORT_DELAY_MS);
+    clock.tick(REPORT_DELAY_MS);
     assert.deepEqual(sent, [4]);
   });
 
-  test("says nothing while playing", (t) => {
+  test("says nothing while playing", () => {
     const cursor = openedAt(1);
     const sent = [];
     const reporter = new StepReporter(cursor, (step) => sent.push(step));
     reporter.request();
     cursor.play();
-    t.mock.timers.tick(REPORT_DELAY_MS);
+    clock.tick(REPORT_DELAY_MS);
     assert.deepEqual(sent, []);
   });
 
-  test("a cancelled report never goes out, and without a listener nothing is scheduled", (t) => {
+  test("a cancelled report never goes out, and without a listener nothing is scheduled", () => {
     const cursor = openedAt(1);
     const sent = [];
     const reporter = new StepReporter(cursor, (step) => sent.push(step));
@@ -163,18 +202,18 @@ describe("StepReporter", () => {
     const deaf = new StepReporter(cursor);
     deaf.request();
     assert.equal(deaf.timer, null);
-    t.mock.timers.tick(REPORT_DELAY_MS);
+    clock.tick(REPORT_DELAY_MS);
     assert.deepEqual(sent, []);
   });
 
-  test("the listener is the one set when the report goes out", (t) => {
+  test("the listener is the one set when the report goes out", () => {
     const cursor = openedAt(2);
     const first = [];
     const second = [];
     const reporter = new StepReporter(cursor, (step) => first.push(step));
     reporter.request();
     reporter.send = (step) => second.push(step);
-    t.mock.timers.tick(REPORT_DELAY_MS);
+    clock.tick(REPORT_DELAY_MS);
     assert.deepEqual([first, second], [[], [2]]);
   });
 });
@@ -230,61 +269,61 @@ function component() {
 const DATA = { signature: "look-1", story: "story-1", start_step: null };
 
 describe("PlayerSlot and the step report", () => {
-  beforeEach((t) => t.mock.timers.enable({ apis: ["setTimeout"] }));
+  withClock();
 
-  test("a report is the step with the story it was made in, under Streamlit's key 'step'", (t) => {
+  test("a report is the step with the story it was made in, under Streamlit's key 'step'", () => {
     const page = component();
     page.show(DATA);
     page.mounted[0].step("forward");
-    t.mock.timers.tick(REPORT_DELAY_MS);
+    clock.tick(REPORT_DELAY_MS);
     assert.deepEqual(page.state, [["step", { story: "story-1", step: 1 }]]);
     assert.deepEqual(stepReport("s", 2), { story: "s", step: 2 });
   });
 
-  test("a new animation opens at its start step and reports nothing by itself", (t) => {
+  test("a new animation opens at its start step and reports nothing by itself", () => {
     const page = component();
     page.show({ ...DATA, start_step: 3 });
     assert.equal(page.mounted[0].cursor.step, 3);
-    t.mock.timers.tick(10 * REPORT_DELAY_MS);
+    clock.tick(10 * REPORT_DELAY_MS);
     assert.deepEqual(page.state, []);
   });
 
-  test("a rerun with the same animation keeps the player, and its report goes out", (t) => {
+  test("a rerun with the same animation keeps the player, and its report goes out", () => {
     const page = component();
     page.show(DATA);
     page.mounted[0].step("toEnd");
     page.show({ ...DATA }); // the rerun the report is about to cause, or any other
     assert.equal(page.mounted.length, 1);
     assert.equal(page.mounted[0].destroyed, false);
-    t.mock.timers.tick(REPORT_DELAY_MS);
+    clock.tick(REPORT_DELAY_MS);
     assert.deepEqual(page.state, [["step", { story: "story-1", step: 4 }]]);
   });
 
-  test("a kept player reports through the setStateValue of the latest rerun", (t) => {
+  test("a kept player reports through the setStateValue of the latest rerun", () => {
     const page = component();
     page.show(DATA);
     page.mounted[0].step("forward");
     const latest = [];
     page.show({ ...DATA }, (key, value) => latest.push([key, value])); // Streamlit hands a new one each run
-    t.mock.timers.tick(REPORT_DELAY_MS);
+    clock.tick(REPORT_DELAY_MS);
     assert.deepEqual([page.state, latest], [[], [["step", { story: "story-1", step: 1 }]]]);
   });
 
-  test("a report from an earlier story never goes out once the story changed", (t) => {
+  test("a report from an earlier story never goes out once the story changed", () => {
     const page = component();
     page.show(DATA);
     page.mounted[0].step("forward"); // pending: step 1 of story-1
     page.show({ signature: "look-2", story: "story-2", start_step: null }); // a zeroing: another story
     assert.equal(page.mounted[0].destroyed, true);
     assert.equal(page.mounted[1].cursor.step, 0); // a new story opens at its start
-    t.mock.timers.tick(10 * REPORT_DELAY_MS);
+    clock.tick(10 * REPORT_DELAY_MS);
     assert.deepEqual(page.state, []);
     page.mounted[1].step("forward");
-    t.mock.timers.tick(REPORT_DELAY_MS);
+    clock.tick(REPORT_DELAY_MS);
     assert.deepEqual(page.state, [["step", { story: "story-2", step: 1 }]]);
   });
 
-  test("a player rebuilt before its report went out reports the kept step itself", (t) => {
+  test("a player rebuilt before its report went out reports the kept step itself", () => {
     const page = component();
     page.show(DATA);
     const old = page.mounted[0];
@@ -296,16 +335,16 @@ describe("PlayerSlot and the step report", () => {
     assert.equal(old.destroyed, true);
     assert.equal(rebuilt.cursor.step, 2);
     assert.equal(rebuilt.linkedKey, "node:n3");
-    t.mock.timers.tick(REPORT_DELAY_MS);
+    clock.tick(REPORT_DELAY_MS);
     assert.deepEqual(page.state, [["step", { story: "story-1", step: 2 }]]);
   });
 
-  test("a rebuilt player whose kept step is the one Python knows says nothing", (t) => {
+  test("a rebuilt player whose kept step is the one Python knows says nothing", () => {
     const page = component();
     page.show({ ...DATA, start_step: 2 });
     page.show({ ...DATA, start_step: 2, signature: "dark-look" });
     assert.equal(page.mounted[1].cursor.step, 2);
-    t.mock.timers.tick(10 * REPORT_DELAY_MS);
+    clock.tick(10 * REPORT_DELAY_MS);
     assert.deepEqual(page.state, []);
   });
 
