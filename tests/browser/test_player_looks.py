@@ -8,6 +8,7 @@ The node a forward line links to is held against the graph capture() recorded.
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -19,7 +20,7 @@ from explorer.play.frames import build_animation
 from explorer.core.graph import INPUT
 from explorer.drawing.legend import DARK, PRESENTATION_DARK, PRESENTATION_LIGHT, look_for
 from explorer.functions.lessons import all_lessons, get_lesson
-from explorer.play.player import standalone_html
+from explorer.play.player import player_js, standalone_html
 
 from browser_support import open_player, screenshot, settled, zoom_with_wheel
 
@@ -344,13 +345,14 @@ def test_a_dark_graph_on_a_light_page_brings_dark_controls(offline, tmp_path):
     _, _, _, dark = lesson_animation("requires-grad", look=look_for(dark=True))
     page = offline
     open_player(page, tmp_path, light, lesson.title)
-    page.evaluate("""data => {
-        const Player = document.querySelector('.agp-root').agpPlayer.constructor;
-        const box = document.createElement('div');
-        box.id = 'second';
-        document.querySelector('main').appendChild(box);
-        new Player(box, data);
-    }""", dark.to_dict())
+    # A second player on the page, mounted as the page mounts the first: through mountPlayer, the
+    # module's public export (an inline module, which the page's Content-Security-Policy allows).
+    page.add_script_tag(type="module", content=player_js() + f"""
+const box = document.createElement("div");
+box.id = "second";
+document.querySelector("main").appendChild(box);
+mountPlayer(box, {json.dumps(dark.to_dict())});
+""")
     classes = page.get_attribute("#second .agp-root", "class")
     assert "agp-own-dark" in classes and "agp-dark" in classes
     back, colour = page.eval_on_selector(
