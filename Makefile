@@ -7,12 +7,13 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PORT   ?= 8501
 
-.PHONY: run test setup graphviz chromium bench clean
+.PHONY: run test setup graphviz chromium node bench clean
 
 run: setup
 	$(VENV)/bin/streamlit run Home.py --server.port $(PORT)
 
-test: setup chromium
+test: setup chromium node
+	node --test tests/js/
 	$(PY) -m pytest
 
 bench: setup
@@ -34,6 +35,10 @@ graphviz:
 # Debian's Chromium drives the browser tests (Playwright never downloads a browser here).
 chromium:
 	@test -x /usr/bin/chromium || ./.ci/install-system-package /usr/bin/chromium chromium fonts-dejavu-core
+
+# Node's built-in test runner runs the player's JavaScript unit tests (tests/js/), no packages needed.
+node:
+	@command -v node >/dev/null || ./.ci/install-system-package node nodejs
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts

@@ -27,8 +27,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-
-
 def start_server(port: int, *options: str) -> subprocess.Popen:
     """A fresh Streamlit server for the app (extra `options` such as --theme.base dark);
     returns once /_stcore/health answers ok."""
@@ -38,22 +36,89 @@ def start_server(port: int, *options: str) -> subprocess.Popen:
          *options],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
-    deadline = time.time() + 60
-    while time.time() < deadline:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the Streamlit server exited with status {process.returncode} before answering")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as answer:
                 if answer.read() == b"ok":
                     return process
         except OSError:
-            time.sleep(0.3)
+            time.sleep(0.3)  # polling a server that is starting: the interval, not a wait for a result
     process.kill()
     raise RuntimeError("the Streamlit server did not start within 60 s")
 
 
+# Streamlit shows its script's state in stApp's data-test-script-state, but a click only sends a
+# message: until the server answers, the attribute still says "notRunning" from the run before,
+# and one action can start a second run (a widget's value settling, the player's step report).
+# So every page counts the runs it has seen start and finish (a MutationObserver installed before
+# any of the page's own scripts), and wait_for_app waits until a run newer than the last one it
+# returned on has finished and none is under way.
+COUNT_RUNS = """
+window.__appRuns = {started: 0, finished: 0};
+new MutationObserver(records => {
+    for (const record of records) {
+        const state = record.target.getAttribute('data-test-script-state');
+        if (state === record.oldValue) continue;
+        if (state === 'running') window.__appRuns.started += 1;
+        if (state === 'notRunning') window.__appRuns.finished += 1;
+    }
+}).observe(document, {subtree: true, attributes: true, attributeOldValue: true,
+                      attributeFilter: ['data-test-script-state']});
+"""
+NEW_RUN_FINISHED = """() => {
+    const app = document.querySelector("[data-testid='stApp']");
+    const runs = window.__appRuns;
+    return app !== null && app.dataset.testScriptState === 'notRunning'
+        && runs.finished > (window.__appRunsSeen || 0) && runs.finished >= runs.started;
+}"""
+
+
+def new_page(browser, **options):
+    """A page in a context of its own (a new browser session for Streamlit), 1400 x 1000, that
+    counts Streamlit's runs for wait_for_app. The page's context closes with `page.context.close()`."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, **options)
+    context.add_init_script(COUNT_RUNS)
+    return context.new_page()
+
+
 def wait_for_app(page, timeout: float = 60_000) -> None:
-    """Wait until Streamlit has finished running the script for this page."""
-    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=timeout)
-    page.wait_for_timeout(300)
+    """Wait until a run of the script newer than the one this returned on last (the first run,
+    after page.goto) has finished. Call it once per action that makes Streamlit rerun: after an
+    action that starts no run it times out, which is a test's mistake worth hearing about."""
+    page.wait_for_function(NEW_RUN_FINISHED, timeout=timeout)
+    page.evaluate("() => { window.__appRunsSeen = window.__appRuns.finished; }")
+
+
+def settled(page) -> None:
+    """Wait until the page's fonts have loaded and two frames have been drawn: by then every
+    ResizeObserver callback and layout the last change queued has run, so sizes read are final."""
+    page.evaluate("""() => document.fonts.ready.then(() => new Promise(done =>
+        requestAnimationFrame(() => requestAnimationFrame(done))))""")
+
+
+def zoom_with_wheel(page, x: float, y: float, delta_y: float) -> None:
+    """Turn the mouse wheel over (x, y) on the player, and wait until its camera (the SVG's CSS
+    transform) has moved: Playwright's wheel returns before the page has handled the event."""
+    before = page.eval_on_selector(".agp-svg svg", "e => e.style.transform")
+    page.mouse.move(x, y)
+    page.mouse.wheel(0, delta_y)
+    page.wait_for_function("before => document.querySelector('.agp-svg svg').style.transform !== before",
+                           arg=before)
+
+
+def open_player(page, tmp_path, animation, title: str, step: int = 0):
+    """The standalone player page for `animation`, written to a file and opened from disk; returns
+    the player's root once it shows `step` (the player builds, fits and goes to it in one go)."""
+    from explorer.play.player import standalone_html
+
+    path = tmp_path / "player.html"
+    path.write_text(standalone_html(animation, title), encoding="utf-8")
+    page.goto(path.as_uri())
+    page.wait_for_selector(f".agp-root[data-step='{step}']")
+    return page.locator(".agp-root")
 
 
 def screenshot(page, name: str) -> Path:

@@ -38,3 +38,50 @@ def shown(markdown: str) -> str:
     import re
 
     return re.sub(r"\\(.)", r"\1", markdown)
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    """`python -m explorer ARGS` inside this process, for the many error paths and outputs that do
+    not need a process of their own: (exit status, stdout, stderr). An argparse error exits through
+    SystemExit; its status is returned like main's own. tests/test_cli.py keeps a few runs of the
+    real `python -m explorer` for exit codes and streams end to end."""
+    from explorer.cli import main
+
+    capsys.readouterr()  # what earlier code printed is not this command's output
+    try:
+        status = main(list(args))
+    except SystemExit as exit_:
+        status = exit_.code
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def run_process(*args: str, cwd: Path = ROOT):
+    """`python -m explorer ARGS` as a student runs it: a real subprocess, its real exit code and streams."""
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "explorer", *args], capture_output=True, text=True,
+                          timeout=120, cwd=cwd)
+
+
+def best_seconds(fn, repeat: int = 5) -> float:
+    """The fastest of `repeat` runs of fn(), in seconds: the run least disturbed by other work."""
+    import time
+
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def within_ratio(label: str, seconds: float, baseline: float, most: float) -> float:
+    """Print `seconds` as a multiple of `baseline` (timed in the same test, so under the same load)
+    and fail if it is over `most`. A bound on a ratio, not on the clock: a busy machine slows both
+    alike, while work that blows up (exponential, a hang the timeout cuts) still fails."""
+    ratio = seconds / max(baseline, 1e-9)
+    print(f"\n{label}: {seconds * 1e3:.3f} ms, {ratio:.1f}x the baseline's {baseline * 1e3:.3f} ms")
+    assert ratio <= most, f"{label}: {ratio:.0f}x the baseline (at most {most:.0f}x)"
+    return ratio

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 import explorer
-from explorer.cli import session_report
+from explorer.core.report import session_report
 from explorer.errors import ExplorerError
 from explorer.functions.lessons import get_lesson
 from explorer.play.player import standalone_html

@@ -2,11 +2,12 @@
 
 import pytest
 import torch
+from torch.overrides import TorchFunctionMode
 
 from support import close
 from explorer.core.backward import record_backward
 from explorer.errors import GraphFreedError
-from explorer.core.graph import ACCUMULATE, INPUT
+from explorer.core.graph import INPUT, trace
 from explorer.functions.lessons import all_lessons, get_lesson
 
 
@@ -25,29 +26,53 @@ def test_leaf_grads_equal_torch_autograd_grad(lesson):
         assert close(tensor.grad, reference)
 
 
+class _Intermediates(TorchFunctionMode):
+    """Every tensor the forward pass makes that has a grad_fn: the tensors autograd differentiates by."""
+
+    def __init__(self):
+        super().__init__()
+        self.tensors = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        result = func(*args, **(kwargs or {}))
+        if isinstance(result, torch.Tensor) and result.grad_fn is not None:
+            self.tensors.append(result)
+        return result
+
+
 @pytest.mark.parametrize("lesson", all_lessons(), ids=lambda lesson: lesson.id)
-def test_every_edge_gradient_equals_autograd_grad_of_that_node(lesson):
-    """What an event sends along edge (op -> input) equals d f / d (that input's value)."""
-    params, output = build(lesson)
+def test_every_node_receives_autograd_grad_with_respect_to_its_tensor(lesson):
+    """The gradient arriving at each op node is torch.autograd.grad(f, the tensor that op made),
+    the one at each AccumulateGrad is d f / d leaf, and what the events send along the edges into
+    a node adds up to it: every number the player shows on an edge, checked by PyTorch itself."""
+    params = {n: torch.tensor(v, requires_grad=True) for n, v in lesson.defaults.items()}
+    with _Intermediates() as seen:
+        output = lesson.fn(**params)
+    made = {}
+    for tensor in seen.tensors:  # the first tensor an op made (a multi-output op makes several)
+        made.setdefault(tensor.grad_fn, tensor)
+    _, live = trace(output, params, "f")  # node id -> grad_fn: only the ids, no recording involved
+    node_of = {fn: node_id for node_id, fn in live.items()}
+    tensors = list(made.values())
+    reference = torch.autograd.grad(output, tensors + list(params.values()), retain_graph=True, allow_unused=True)
+    expected = {node_of[fn]: grad for fn, grad in zip(made, reference)}
     record = record_backward(output, params)
     graph = record.graph
-    # Recompute independently: the gradient arriving at each AccumulateGrad is d f / d leaf.
-    ref_params, ref_out = build(lesson)
-    reference = dict(zip(ref_params, torch.autograd.grad(ref_out, list(ref_params.values()))))
-    for event in record.events:
-        if graph.node(event.node).kind == ACCUMULATE:
-            leaf_name = graph.node(event.leaf).name
-            assert close(event.grads_in[0], reference[leaf_name])
-            assert event.grad_before is None and close(event.grad_after, reference[leaf_name])
-    # and every event's outgoing gradients add up, per target, to what that target receives
+    for name, grad in zip(params, reference[len(tensors):]):
+        expected[graph.accumulator_of(graph.leaf_named(name).id)] = grad
     received = {}
     for event in record.events:
         for sent in event.grads_out:
             if sent.to is not None:
                 received[sent.to] = received.get(sent.to, 0.0) + sent.value
+    checked = 0
     for event in record.events:
+        assert event.node in expected, event.name  # every node that ran is one autograd knows
+        assert close(event.grads_in[0], expected[event.node]), event.name
         if event.node in received:
-            assert close(event.grads_in[0], received[event.node])
+            assert close(received[event.node], expected[event.node]), event.name
+            checked += 1
+    assert checked == len(record.events) - 1  # every node but the first is reached along an edge
 
 
 def test_square_event_values():
@@ -127,3 +152,10 @@ def test_shared_leaf_gets_the_summed_gradient_once():
     arriving = [s.value for e in record.events for s in e.grads_out if s.to == y_acc]
     assert sorted(arriving) == [1.5, 24.0]
     assert [e.grads_in for e in record.events if e.node == y_acc] == [(25.5,)]
+
+
+def test_no_local_derivative_from_subnormal_gradients():
+    x = torch.tensor(1.0, requires_grad=True)
+    record = record_backward(1e-45 * (x * 2.6), {"x": x})
+    mul = next(e for e in record.events if e.name == "MulBackward0" and e.grads_in[0] < 1e-30)
+    assert mul.local_derivative is None

@@ -5,6 +5,7 @@ import torch
 
 from explorer.core.calls import BackwardSession, run_calls
 from explorer.errors import BadValueError, ExplorerError, GraphFreedError
+from explorer.functions.expr import parse_expression
 from explorer.functions.lessons import square
 
 
@@ -87,3 +88,10 @@ def test_calls_are_bounded():
     with pytest.raises(ExplorerError, match="the most is 1000"):
         run_calls(square, {"x": 3.0}, 1001)
     assert run_calls(square, {"x": 3.0}, 1000).grads() == {"x": 6000.0}
+
+
+def test_a_big_gradient_is_not_shown_as_none():
+    expression = parse_expression("sum(v*v)")
+    session = run_calls(expression.build, {"v": [1.0] * 20}, 1)
+    assert session.grads()["v"] == "tensor of shape (20,)"
+    assert session.passes[0].grads_before["v"] is None

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from hypothesis import assume, given, settings, strategies as st
 
-from support import close
+from support import best_seconds, close, within_ratio
 from explorer.functions import expr
 from explorer.core.calls import BackwardSession
 from explorer.errors import BadValueError, ExplorerError
@@ -199,7 +199,7 @@ def _finite(*tensors) -> bool:
     return all(bool(torch.isfinite(tensor).all()) for tensor in tensors)
 
 
-@settings(max_examples=150, deadline=None)  # no clock in unit tests: a loaded machine is not a failure
+@settings(max_examples=150, deadline=None)  # no clock limit: it failed under load; hangs hit the timeout
 @given(tree=EXPRESSION_TREES, x=LEAF_VALUES, y=LEAF_VALUES)
 def test_random_expressions_match_torch_values_and_gradients(tree, x, y):
     tree_text, tree_fn = tree
@@ -283,12 +283,14 @@ def test_build_ignores_extra_leaves_and_allows_any_valid_name():
 
 
 def test_huge_constant_powers_are_tensor_math_and_fast():
+    plain = parse_expression("x + 9")
+    baseline = best_seconds(lambda: plain.build(x=torch.tensor(1.0, requires_grad=True)))
     for text in ["x + 9**9**9", "x * 10**10**10**10", "x + 2**(2**(2**(2**(2**99))))"]:
         expression = parse_expression(text)
-        start = time.perf_counter()
         output = expression.build(x=torch.tensor(1.0, requires_grad=True))
-        elapsed = time.perf_counter() - start
-        assert elapsed < 1.0, (text, elapsed)
+        # Python's own ** on these would never finish (the timeout cuts it); tensor math costs what x + 9 does.
+        within_ratio(text, best_seconds(lambda: expression.build(x=torch.tensor(1.0, requires_grad=True))),
+                     baseline, most=100)
         assert math.isinf(output.item())
         check_output(output)  # PyTorch's own inf: shown with a note, not refused
 
@@ -451,19 +453,30 @@ def run_untrusted(text: str) -> None:
     check_output(expression.build(**leaves))
 
 
+def benign_seconds() -> float:
+    """How long the whole path takes for an ordinary expression: the yardstick for "quickly",
+    timed again by each test that uses it, so under that test's load."""
+    return best_seconds(lambda: run_untrusted("sin(x) * y + sum(x)"))
+
+
 def refused_quickly(fn, text, error_class):
-    start = time.perf_counter()
-    TRIPWIRE.armed = True
-    try:
-        with pytest.raises(error_class) as caught:
-            fn(text)
-    finally:
-        TRIPWIRE.armed = False
-    elapsed = time.perf_counter() - start
+    """fn(text) raises error_class in words, every time, and quickly: the best of three refusals
+    against the best of an ordinary expression's runs, timed here and now (a single run can be
+    slowed by anything else on the machine; work that blows up is slow every time)."""
+    elapsed = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        TRIPWIRE.armed = True
+        try:
+            with pytest.raises(error_class) as caught:
+                fn(text)
+        finally:
+            TRIPWIRE.armed = False
+        elapsed = min(elapsed, time.perf_counter() - start)
     message = str(caught.value)
     assert message.strip() and "Traceback" not in message
     assert all(c == "\n" or unicodedata.category(c)[0] != "C" for c in message), "message echoes a control character"
-    assert elapsed < 1.0, elapsed
+    within_ratio("refused", elapsed, benign_seconds(), most=1000)
     return caught.value, elapsed
 
 
@@ -476,17 +489,19 @@ _FRAGMENTS = ["x", "y", "v", "1", "2.5", "1e9", "0", "(", ")", "[", "]", "{", "}
 
 
 @pytest.mark.filterwarnings("ignore::SyntaxWarning")  # ast.parse warns about text such as "1for"; harmless
-@settings(max_examples=300, deadline=None)  # no clock in unit tests: a loaded machine is not a failure
+@settings(max_examples=300, deadline=None)  # no clock limit: "fast" is a ratio to benign_seconds() below
 @given(st.lists(st.sampled_from(_FRAGMENTS), max_size=120).map("".join))
 def test_random_text_gives_an_expression_or_an_expression_error(text):
     """No other exception, ever, and fast: whatever passes parsing builds or is refused in words."""
+    baseline = benign_seconds()
     start = time.perf_counter()
     try:
         run_untrusted(text)
     except ExpressionError as error:
         assert str(error).strip()
         assert error.position is None or 0 <= error.position <= len(text)
-    assert time.perf_counter() - start < 1.0
+    seconds = time.perf_counter() - start
+    assert seconds <= 1000 * baseline, f"{seconds * 1e3:.1f} ms, {seconds / baseline:.0f}x an ordinary expression"
 
 
 @pytest.mark.parametrize("text", ["-" * 29 + "[x for x in y]", "-" * 29 + "(lambda a: a)", "-" * 28 + "sum(x, dim=-x)"])
@@ -522,7 +537,7 @@ def test_inf_and_nan_are_answered_quickly_as_pytorchs_own(text, expected, trappe
         check_output(output)
     finally:
         TRIPWIRE.armed = False
-    assert time.perf_counter() - start < 1.0
+    within_ratio(text, time.perf_counter() - start, benign_seconds(), most=1000)
     assert format_number(output.item()) == expected
     assert trapped == [] and TRIPWIRE.seen == []
 
@@ -593,7 +608,7 @@ def test_bad_leaf_values(text, pattern, trapped):
     assert trapped == [] and TRIPWIRE.seen == []
 
 
-@settings(max_examples=100, deadline=None)  # no clock in unit tests: a loaded machine is not a failure
+@settings(max_examples=100, deadline=None)  # as above: a busy machine is not a failure
 @given(st.lists(st.integers(1, 3), max_size=3), st.lists(st.integers(1, 3), max_size=3))
 def test_broadcast_rule_agrees_with_torch(left, right):
     try:

@@ -1,7 +1,9 @@
 """Frames: the player's data says what the engine did, with PyTorch's own numbers.
 
-Every number checked here is held against torch.autograd.grad, computed separately from the
-recording, so a frame that showed a wrong gradient would fail.
+Gradients in the frames are held against torch.autograd.grad, computed separately from the
+recording, so a frame that showed a wrong gradient would fail; the tests of ids, order and edges
+hold the frames against the recording they were built from (tests/test_backward.py holds that
+recording against autograd, edge by edge).
 """
 
 import json
@@ -50,9 +52,7 @@ def test_first_frame_is_the_seed_at_the_output(square_three_calls):
     assert graph.node(seed.active).name == "f"
     output_edge = next(f"e{i}" for i, e in enumerate(graph.edges) if e.kind == "output")
     assert [edge.id for edge in seed.edges] == [output_edge]
-    f = torch.tensor(3.0, requires_grad=True) ** 2
-    (df_df,) = torch.autograd.grad(f, f)  # the seed: d f / d f
-    assert close(seed.edges[0].value, df_df.item())
+    # The seed is d f / d f = 1 by definition (a comparison with torch.autograd.grad(f, f) could not fail).
     assert seed.edges[0].value == 1.0 and seed.edges[0].text == "1"
     assert "gradient 1" in seed.caption and "output f" in seed.caption
 

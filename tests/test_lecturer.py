@@ -2,10 +2,11 @@
 
 import pytest
 
-from support import metric, open_app, shown
+from support import best_seconds, metric, open_app, shown, within_ratio
 from explorer.core.calls import BackwardSession, run_calls
 from explorer.errors import ExplorerError
 from explorer.functions.lessons import get_lesson, square
+from explorer.functions.expr import parse_expression
 from explorer.play.predict import chain_rule_paths, judge
 
 
@@ -140,3 +141,29 @@ def test_new_values_drop_the_old_animation_step():
     assert at.query_params["step"] == "2"  # a deep link keeps its step
     at.text_input(key="gradients:requires-grad:value:x").set_value("5").run()
     assert "step" not in at.query_params and "ops" not in at.query_params
+
+
+def test_a_guess_on_a_function_with_32_paths_is_judged_quickly():
+    text = "x"
+    for _ in range(5):  # a balanced sum of 32 x's: 32 paths from f to x, so 2**32 subsets to try
+        text = f"({text}+{text})"
+    session = run_calls(parse_expression(text).build, {"x": 1.0}, 1)
+    two_paths = run_calls(parse_expression("x+x").build, {"x": 1.0}, 1)
+    verdict = judge(0.5, "x", session.passes[0])
+    assert not verdict.correct and verdict.autograd == 32.0
+    # Trying every subset of paths would be 2**30 times the work of two paths; the timeout cuts that.
+    within_ratio("judging 32 paths against 2", best_seconds(lambda: judge(0.5, "x", session.passes[0])),
+                 best_seconds(lambda: judge(0.5, "x", two_paths.passes[0])), most=1000)
+
+
+def test_nothing_agrees_with_an_infinite_gradient():
+    session = run_calls(parse_expression("sqrt(x)").build, {"x": 0.0}, 1)
+    assert session.grads()["x"] == float("inf")
+    assert not judge(12345.0, "x", session.passes[0]).correct
+
+
+@pytest.mark.parametrize("step", ["²", "9" * 5000, "-1", "abc"])
+def test_odd_step_in_a_link_does_not_break_the_page(step):
+    at = open_app("pages/1_Gradients.py", {"step": step, "ops": "b"})
+    assert not at.exception
+    assert metric(at, "x.grad") == "6"

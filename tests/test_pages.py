@@ -7,23 +7,16 @@ import json
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
-
-from support import metric, shown
+from support import ROOT, metric, open_app, shown
 from explorer.functions.lessons import EXTRA_PAGES, PAGES, lessons_on_page
 from explorer.ui.links import PAGE_FILES
 
-ROOT = Path(__file__).resolve().parents[1]
-TIMEOUT = 60  # torch's first import alone exceeds AppTest's 3 s default
 
 
 def open_page(page_key, query=None, predict=False):
     """A page in a new AppTest session. Exercises open in predict-first mode; tests of the
     gradients themselves switch it off unless `predict`."""
-    at = AppTest.from_file(str(ROOT / PAGE_FILES[page_key]), default_timeout=TIMEOUT)
-    for name, value in (query or {}).items():
-        at.query_params[name] = value
-    at.run()
+    at = open_app(PAGE_FILES[page_key], query)
     if page_key == "exercises" and not predict:
         at.toggle(key=next(t.key for t in at.toggle if t.key.endswith(":predict"))).set_value(False).run()
     return at
@@ -47,7 +40,7 @@ def click(at, key):
 
 
 def test_home_links_every_page():
-    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=TIMEOUT).run()
+    at = open_app("Home.py")
     assert not at.exception
     links = [link.proto.page for link in at.get("page_link")]
     assert len(links) == len(PAGES) + len(EXTRA_PAGES)
@@ -226,3 +219,19 @@ def test_by_hand_explains_a_float32_overflow():
     check = at.table[-1].value
     assert list(check["autograd (last call)"]) == ["inf"] and list(check["agree"]) == ["no"]
     assert any("float32" in caption.value and "float64" in caption.value for caption in at.caption)
+
+
+def test_switching_exercises_opens_the_new_one_at_its_own_values():
+    at = open_page("exercises", {"lesson": "exercise-2", "predict": "0", "ops": "b"})
+    assert metric(at, "x.grad") == "13"
+    at.radio(key="exercises:lesson").set_value("exercise-4").run()
+    assert at.text_input(key="exercises:exercise-4:value:x").value == "3"
+    assert metric(at, "x.grad") == "None"
+    at.button(key="exercises:exercise-4:backward").click().run()
+    assert metric(at, "x.grad") == "42"
+
+
+def test_each_call_gets_its_own_player():
+    at = open_page("gradients", {"ops": "bb"})
+    assert json.loads(at.get("bidi_component")[0].proto.json)["calls"] == 2
+    assert at.get("bidi_component")[0].proto.id.endswith("player:2")

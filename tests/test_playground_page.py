@@ -1,26 +1,18 @@
-"""The playground page and `show --expr` through AppTest and the real CLI."""
+"""The playground page through AppTest, and `show --expr` through the CLI's main."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
-from streamlit.testing.v1 import AppTest
 
-from support import close, metric
-from explorer.functions.expr import parse_expression
+from support import close, metric, open_app, run_cli
+from explorer.functions.expr import URL_PARAMETERS, ExpressionError, parse_expression
+from explorer.ui.state import STATE_PARAMS
 from explorer.values import format_number
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
 def playground(query=None):
-    at = AppTest.from_file(str(ROOT / "pages/6_Playground.py"), default_timeout=60)
-    for name, value in (query or {}).items():
-        at.query_params[name] = value
-    return at.run()
+    """The playground page in a new AppTest session, opened with these query parameters."""
+    return open_app("pages/6_Playground.py", query)
 
 
 def type_expression(at, text):
@@ -100,12 +92,11 @@ def test_nan_or_inf_result_is_shown_and_explained(text, x):
     assert at.get("bidi_component")  # the player
 
 
-def test_cli_expr_json_matches_autograd():
-    done = subprocess.run([sys.executable, "-m", "explorer", "show", "--expr", "tanh(w*x + b)", "--set", "w=0.5",
-                           "--set", "x=2", "--set", "b=-1", "--calls", "2", "--json"],
-                          capture_output=True, text=True, timeout=120, cwd=ROOT)
-    assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout)
+def test_cli_expr_json_matches_autograd(capsys):
+    status, out, err = run_cli(capsys, "show", "--expr", "tanh(w*x + b)", "--set", "w=0.5",
+                               "--set", "x=2", "--set", "b=-1", "--calls", "2", "--json")
+    assert status == 0, err
+    report = json.loads(out)
     w, x, b = (torch.tensor(v, requires_grad=True) for v in (0.5, 2.0, -1.0))
     reference = torch.autograd.grad(torch.tanh(w * x + b), [w, x, b])
     for name, ref in zip("wxb", reference):
@@ -119,10 +110,9 @@ def test_cli_expr_json_matches_autograd():
     (["--expr", "x", "--set", "x=1"], "leaf tensor itself"),
     (["requires-grad", "--expr", "x"], "not both"),
 ])
-def test_cli_expr_errors(args, words):
-    done = subprocess.run([sys.executable, "-m", "explorer", "show", *args], capture_output=True, text=True,
-                          timeout=120, cwd=ROOT)
-    assert done.returncode == 2 and words in done.stderr and "Traceback" not in done.stderr
+def test_cli_expr_errors(capsys, args, words):
+    status, _, err = run_cli(capsys, "show", *args)
+    assert status == 2 and words in err
 
 
 def test_going_back_to_an_expression_starts_it_afresh_with_the_values_typed():
@@ -139,3 +129,43 @@ def test_going_back_to_an_expression_starts_it_afresh_with_the_values_typed():
     at.button(key="playground:x**2:backward").click().run()
     x = torch.tensor(3.0, requires_grad=True)
     assert metric(at, "x.grad") == str(int(torch.autograd.grad(x ** 2, [x])[0].item()))
+
+
+def test_url_words_cannot_be_variables():
+    assert STATE_PARAMS <= URL_PARAMETERS
+    for name in ("embed", "ops", "expr", "step", "present"):
+        with pytest.raises(ExpressionError, match="keeps for itself"):
+            parse_expression(f"{name} * 2")
+    at = playground({"expr": "embed*2"})
+    assert not at.exception and any("keeps for itself" in e.value for e in at.error)
+
+
+def test_the_output_name_cannot_be_a_variable():
+    """f = f*2 would show two boxes labelled "f =" and two graph nodes named f."""
+    with pytest.raises(ExpressionError, match="the function's own name"):
+        parse_expression("f * 2")
+    assert parse_expression("f1 * 2 + F").variables == ("f1", "F")  # only f itself
+    at = playground({"expr": "f*2", "f": "3", "ops": "b"})
+    assert not at.exception and any("the function's own name" in e.value for e in at.error) and not at.metric
+
+
+def test_predict_with_a_vector_variable_does_not_crash():
+    at = playground({"expr": "sum(v*v)", "v": "[1, 2]", "predict": "1"})
+    assert not at.exception
+    assert any("single number" in c.value for c in at.caption)
+
+
+def test_a_new_expression_does_not_replay_the_old_ones_calls():
+    at = playground({"expr": "x**2", "x": "3", "ops": "bb"})
+    assert metric(at, "x.grad") == "12"
+    at.text_input(key="playground:expr").set_value("x**3").run()
+    assert metric(at, "x.grad") == "None"
+    assert at.text_input(key="playground:x**3:value:x").value == "3"  # the value carries over
+    assert "ops" not in at.query_params
+
+
+def test_minus_zero_is_a_new_leaf():
+    at = playground({"expr": "sigmoid(1/x)", "x": "0"})
+    assert metric(at, "f") == "1"
+    at.text_input(key="playground:sigmoid(1/x):value:x").set_value("-0").run()
+    assert metric(at, "f") == "0"

@@ -4,10 +4,11 @@ Helpers the tests call (screenshot, wait_for_app) are in tests/browser_support.p
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
-from browser_support import CHROMIUM, CHROMIUM_ARGS, free_port, start_server
+from browser_support import CHROMIUM, CHROMIUM_ARGS, free_port, new_page, start_server
 
 
 @pytest.fixture(scope="session")
@@ -24,43 +25,56 @@ def browser():
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    opened = context.new_page()
+    opened = new_page(browser)
     yield opened
-    context.close()
+    opened.context.close()
 
 
-def _serve(*options):
-    port = free_port()
-    process = start_server(port, *options)
-    return f"http://127.0.0.1:{port}", process
+class _Server:
+    def __init__(self, options: tuple[str, ...]):
+        port = free_port()
+        self.process = start_server(port, *options)
+        self.url = f"http://127.0.0.1:{port}"
 
-
-@pytest.fixture
-def fresh_server():
-    """A server started for this test alone, so its first request is really the first."""
-    url, process = _serve()
-    yield url
-    process.terminate()
-    process.wait(timeout=20)
-
-
-@pytest.fixture
-def dark_server():
-    """A fresh server whose configured theme is dark."""
-    url, process = _serve("--theme.base", "dark")
-    yield url
-    process.terminate()
-    process.wait(timeout=20)
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=20)
 
 
 @pytest.fixture(scope="session")
-def server():
-    """One server shared by the tests that do not care about being first."""
-    url, process = _serve()
-    yield url
-    process.terminate()
-    process.wait(timeout=20)
+def _shared_servers():
+    """Servers kept for the whole session, one per set of options: starting one (a Python that
+    imports torch and Streamlit) costs seconds, and most tests only need one that answers."""
+    servers: dict[tuple[str, ...], _Server] = {}
+    yield servers
+    for started in servers.values():
+        started.stop()
+
+
+@pytest.fixture
+def app_server(_shared_servers):
+    """The one way to get a Streamlit server: app_server(*options, fresh=False) -> its URL.
+    With the same options, tests share one server for the session; fresh=True starts one for this
+    test alone (stopped after it), for a test whose first request must really be the first."""
+    fresh_ones = []
+
+    def serve(*options: str, fresh: bool = False) -> str:
+        if fresh:
+            fresh_ones.append(_Server(options))
+            return fresh_ones[-1].url
+        if options not in _shared_servers:
+            _shared_servers[options] = _Server(options)
+        return _shared_servers[options].url
+
+    yield serve
+    for started in fresh_ones:
+        started.stop()
+
+
+@pytest.fixture
+def server(app_server):
+    """The shared server with the app's own configuration (what most browser tests use)."""
+    return app_server()
 
 
 @pytest.fixture
@@ -82,3 +96,11 @@ def offline(page):
     yield page
     assert refused == [], f"the page tried to reach the network: {refused}"
     assert errors == [], f"errors in the page: {errors}"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test under tests/browser is a browser test (`-m "not browser"` leaves them out)."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.browser)

@@ -11,17 +11,15 @@ from explorer.values import format_number
 PLAYER = ".agp-root"
 
 
-
-
-def test_deep_link_is_the_first_request_to_a_fresh_server(page, fresh_server):
-    page.goto(f"{fresh_server}/Several_variables?x=5&y=2")
+def test_deep_link_is_the_first_request_to_a_fresh_server(page, app_server):
+    page.goto(f"{app_server(fresh=True)}/Several_variables?x=5&y=2")
     wait_for_app(page)
-    assert page.get_by_role("heading", name="Several inputs, one backward pass").is_visible()
-    assert page.get_by_label("x =").input_value() == "5"
+    expect(page.get_by_role("heading", name="Several inputs, one backward pass")).to_be_visible()
+    expect(page.get_by_label("x =")).to_have_value("5")
     # the sidebar lists every page of the lesson
-    nav = page.locator("[data-testid='stSidebarNav']").inner_text()
+    nav = page.locator("[data-testid='stSidebarNav']")
     for name in ("Gradients", "Several variables", "Accumulation", "Checking by hand", "Exercises", "Playground"):
-        assert name in nav
+        expect(nav).to_contain_text(name)
     page.get_by_role("button", name="Call .backward()").click()
     x, y = torch.tensor(5.0, requires_grad=True), torch.tensor(2.0, requires_grad=True)
     gx, gy = torch.autograd.grad(get_lesson("several-variables").fn(x=x, y=y), [x, y])

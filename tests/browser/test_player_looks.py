@@ -8,6 +8,7 @@ The node a forward line links to is held against the graph capture() recorded.
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -19,9 +20,9 @@ from explorer.play.frames import build_animation
 from explorer.core.graph import INPUT
 from explorer.drawing.legend import DARK, GRADIENT_LABEL, PRESENTATION_DARK, PRESENTATION_LIGHT, look_for
 from explorer.functions.lessons import all_lessons, get_lesson
-from explorer.play.player import standalone_html
+from explorer.play.player import player_js, standalone_html
 
-from browser_support import screenshot
+from browser_support import open_player, screenshot, settled, zoom_with_wheel
 
 ROOT = ".agp-root"
 
@@ -51,14 +52,6 @@ def contrast(a: str, b: str) -> float:
 
 
 # -- pages ------------------------------------------------------------------------------------
-def open_player(page, tmp_path, animation, title: str, step: int = 0):
-    path = tmp_path / "player.html"
-    path.write_text(standalone_html(animation, title), encoding="utf-8")
-    page.goto(path.as_uri())
-    page.wait_for_selector(f"{ROOT}[data-step='{step}']")
-    return page.locator(ROOT)
-
-
 def fresh_leaves(values: dict) -> dict:
     return {name: torch.tensor(value, requires_grad=True) for name, value in values.items()}
 
@@ -318,9 +311,7 @@ def test_a_zoomed_in_graph_pans_to_the_linked_node(offline, tmp_path):
     page = offline
     open_player(page, tmp_path, animation, lesson.title)
     stage = page.locator(".agp-stage").bounding_box()
-    page.mouse.move(stage["x"] + 20, stage["y"] + 20)  # zoom in on the top-left corner
-    page.mouse.wheel(0, -1500)
-    page.wait_for_timeout(100)
+    zoom_with_wheel(page, stage["x"] + 20, stage["y"] + 20, -1500)  # zoom in on the top-left corner
     target = forward.leaf_nodes["y"]
     assert not in_view(page, target)
     page.click(".agp-forward [data-leaf='y']")
@@ -354,13 +345,14 @@ def test_a_dark_graph_on_a_light_page_brings_dark_controls(offline, tmp_path):
     _, _, _, dark = lesson_animation("requires-grad", look=look_for(dark=True))
     page = offline
     open_player(page, tmp_path, light, lesson.title)
-    page.evaluate("""data => {
-        const Player = document.querySelector('.agp-root').agpPlayer.constructor;
-        const box = document.createElement('div');
-        box.id = 'second';
-        document.querySelector('main').appendChild(box);
-        new Player(box, data);
-    }""", dark.to_dict())
+    # A second player on the page, mounted as the page mounts the first: through mountPlayer, the
+    # module's public export (an inline module, which the page's Content-Security-Policy allows).
+    page.add_script_tag(type="module", content=player_js() + f"""
+const box = document.createElement("div");
+box.id = "second";
+document.querySelector("main").appendChild(box);
+mountPlayer(box, {json.dumps(dark.to_dict())});
+""")
     classes = page.get_attribute("#second .agp-root", "class")
     assert "agp-own-dark" in classes and "agp-dark" in classes
     back, colour = page.eval_on_selector(
@@ -391,7 +383,7 @@ def test_the_mouse_hint_never_covers_a_node(offline, tmp_path, lesson_id, width,
     page = offline
     page.set_viewport_size({"width": width, "height": height})
     open_player(page, tmp_path, animation, lesson.title)
-    page.wait_for_timeout(300)  # the first fit runs once the stage has its size
+    settled(page)  # the stage's size is final (fonts, the ResizeObserver's refit) before we measure
     hint = page.locator(".agp-hint").bounding_box()
     overlaps = page.eval_on_selector_all(".agp-svg g.node", """(nodes, hint) => nodes.filter(node => {
         const box = node.getBoundingClientRect();
@@ -430,7 +422,7 @@ def test_full_screen_gives_the_graph_most_of_a_projector(offline, tmp_path, pres
     open_player(page, tmp_path, animation, lesson.title)
     page.click("button[data-act=fullscreen]")
     page.wait_for_function("document.fullscreenElement !== null")
-    page.wait_for_timeout(300)
+    settled(page)  # the player refits in the frame after fullscreenchange; measure after that frame
     stage = page.locator(".agp-stage").bounding_box()
     assert stage["height"] >= 0.55 * 768  # was 0.45 of it, with the strip and legend at full height
     strip = page.locator(".agp-strip").bounding_box()

@@ -5,7 +5,7 @@ import re
 import torch
 from playwright.sync_api import expect
 
-from browser_support import metric, screenshot, the_player, wait_for_app
+from browser_support import metric, new_page, screenshot, the_player, wait_for_app
 from explorer.values import format_number
 
 
@@ -18,8 +18,7 @@ def autograd_grads(calls=1):
 
 
 def test_typed_function_and_its_shared_link(browser, server):
-    first = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = first.new_page()
+    page = new_page(browser)
     page.goto(f"{server}/Playground")
     wait_for_app(page)
     box = page.get_by_label("f =")
@@ -39,14 +38,14 @@ def test_typed_function_and_its_shared_link(browser, server):
     shared_link = page.url
     assert "expr=" in shared_link and "w=0.5" in shared_link
     screenshot(page, "playground-tanh")
-    first.close()
+    page.context.close()
 
-    second = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = second.new_page()
+    page = new_page(browser)
     page.goto(shared_link)
     wait_for_app(page)
-    assert page.get_by_label("f =").input_value() == "tanh(w*x + b)"
-    assert page.get_by_label("x =").input_value() == "2"
+    # Waiting assertions: the boxes are filled from the link by the run, and read as soon as they exist.
+    expect(page.get_by_label("f =")).to_have_value("tanh(w*x + b)")
+    expect(page.get_by_label("x =")).to_have_value("2")
     # A new browser is a new session: the link replays the one call it records, in that session's own tensors.
     for name in "wxb":
         expect(metric(page, f"{name}.grad")).to_have_text(expected[name])
@@ -55,7 +54,7 @@ def test_typed_function_and_its_shared_link(browser, server):
     for name in "wxb":
         expect(metric(page, f"{name}.grad")).to_have_text(twice[name])
     expect(page).to_have_url(re.compile(r"ops=bb(&|$)"))
-    second.close()
+    page.context.close()
 
 
 def test_hostile_text_gets_a_message(page, server):

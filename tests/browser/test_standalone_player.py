@@ -13,23 +13,15 @@ import pytest
 import torch
 
 from explorer.core.calls import BackwardSession, run_calls
+from explorer.errors import GraphFreedError
 from explorer.play.frames import build_animation
 from explorer.functions.lessons import get_lesson
-from explorer.play.player import standalone_html
 from explorer.values import format_number
 from support import close
 
-from browser_support import screenshot
+from browser_support import open_player, screenshot, settled, zoom_with_wheel
 
 ROOT = ".agp-root"
-
-
-def open_player(page, tmp_path, animation, title: str):
-    path = tmp_path / "player.html"
-    path.write_text(standalone_html(animation, title), encoding="utf-8")
-    page.goto(path.as_uri())
-    page.wait_for_selector(f"{ROOT}[data-step='0']")
-    return page.locator(ROOT)
 
 
 def step_and_active(page) -> tuple[int, str]:
@@ -129,6 +121,39 @@ def test_space_plays_and_keys_leave_text_inputs_alone(offline, tmp_path, accumul
     assert step_and_active(page)[0] == 0  # typing is not playing
 
 
+def test_the_strip_tells_each_action_and_a_same_graph_call_is_a_call(offline, tmp_path):
+    """Every kind of history entry in the strip: its words, its .grad, its look (action-<action>)."""
+    lesson = get_lesson("accumulation")
+    session = BackwardSession(lesson.fn, lesson.defaults)
+    session.backward(retain_graph=True)
+    session.backward_same_graph()  # call 2, on the kept graph
+    session.zero_grad("zero")
+    session.backward()  # call 3, the one animated
+    with pytest.raises(GraphFreedError):
+        session.backward_same_graph()  # the graph was freed: PyTorch refuses
+    animation = build_animation(session)
+    page = offline
+    open_player(page, tmp_path, animation, lesson.title).focus()
+    page.keyboard.press("End")  # the animated call's chip fills in when w.grad is written
+
+    chips = page.locator(".agp-chip")
+    assert chips.locator(".agp-action").all_text_contents() == ["call 1", "call 2", "zero_()", "call 3", "refused"]
+    assert chips.locator(".agp-value").all_text_contents() == ["-2", "-4", "0", "-2", "refused"]
+    actions = ["backward", "backward-same-graph", "zero", "backward", "refused"]
+    for index, action in enumerate(actions):
+        assert f"action-{action}" in chips.nth(index).get_attribute("class").split(), index
+    assert "current" in chips.nth(3).get_attribute("class").split()
+    assert chips.nth(4).get_attribute("title").startswith("Trying to backward through the graph a second time")
+
+    def border(index):
+        return chips.nth(index).evaluate("e => [getComputedStyle(e).borderStyle, getComputedStyle(e).borderColor]")
+
+    assert border(1) == border(0)  # a call on the same graph looks like any call
+    assert border(2)[0] == "dashed" and border(0)[0] == "solid"  # a zeroing is not a call
+    assert border(4)[1] == "rgb(198, 40, 40)"  # refused: red
+    screenshot(page, "player-strip-actions")
+
+
 def test_zoom_pan_and_fit_move_the_camera(offline, tmp_path, accumulation):
     lesson, _, animation = accumulation
     page = offline
@@ -138,11 +163,10 @@ def test_zoom_pan_and_fit_move_the_camera(offline, tmp_path, accumulation):
     def graph_box():
         return svg.bounding_box()
 
+    settled(page)  # a refit the stage's first resize queues has run: `fitted` is the real fit
     fitted = graph_box()
     box = page.locator(".agp-stage").bounding_box()
-    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    page.mouse.wheel(0, -400)
-    page.wait_for_timeout(100)
+    zoom_with_wheel(page, box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, -400)
     zoomed = graph_box()
     assert zoomed["width"] > fitted["width"] * 1.2  # the graph got bigger on screen
     page.mouse.down()
@@ -173,7 +197,7 @@ def test_frame_advance_is_cheap_on_a_500_node_graph(offline, tmp_path):
         const svg = root.querySelector('.agp-svg svg');
         const press = (key) => root.dispatchEvent(new KeyboardEvent('keydown', {key, bubbles: true}));
         const handler = [], withLayout = [];
-        const last = root.agpPlayer.frames.length - 1;
+        const last = Number(root.dataset.frames) - 1;
         for (let i = 0; i < last; i++) {
             const start = performance.now();
             press('ArrowRight');

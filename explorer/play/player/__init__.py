@@ -1,14 +1,16 @@
 """The backward-pass player: one JS module and one stylesheet, used by the app and by exports.
 
-`player_js()` and `player_css()` are the files' texts (the Streamlit component is declared
-with them, in explorer/ui/player.py). `standalone_html()` puts the same player, its data and
-its styles into one HTML file that works offline: no URL appears anywhere in it.
+`player_js()` is the player's one module text, assembled from its files (see INNER_MODULES), and
+`player_css()` its stylesheet (the Streamlit component is declared with them, in
+explorer/ui/player.py). `standalone_html()` puts the same player, its data and its styles into
+one HTML file that works offline: no URL appears anywhere in it.
 """
 
 from __future__ import annotations
 
 import functools
 import html
+import re
 from pathlib import Path
 
 from explorer.play.frames import Animation
@@ -63,9 +65,38 @@ footer { margin-top: 1rem; font-size: 0.8rem; opacity: 0.7; }
 CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
 
 
+# The player is written as ES modules: the view, player.js, imports the DOM-free parts (cursor.mjs,
+# which Node's test runner imports in tests/js/). Streamlit loads ONE module text from a blob URL,
+# where a relative import cannot resolve, and the standalone page inlines one <script>. So
+# player_js() assembles one module, the same way every time: each inner module of INNER_MODULES,
+# in that order, with the `export ` that starts a line removed (its names become plain top-level
+# names), then player.js with its one-line `import ... from "./<inner module>";` lines removed.
+# player.js keeps its own exports (mountPlayer, the default export Streamlit calls).
+INNER_MODULES = ("cursor.mjs",)
+VIEW_MODULE = "player.js"
+_EXPORT = re.compile(r"^export (?=const |let |function |class )", re.MULTILINE)
+_INNER_IMPORT = re.compile(r'^import \{[^}\n]*\} from "\./([\w.-]+)";\n', re.MULTILINE)
+
+
 @functools.lru_cache(maxsize=1)
 def player_js() -> str:
-    return (HERE / "player.js").read_text(encoding="utf-8")
+    parts = []
+    for name in INNER_MODULES:
+        text = (HERE / name).read_text(encoding="utf-8")
+        stripped = _EXPORT.sub("", text)
+        if re.search(r"^\s*(export|import)\b", stripped, re.MULTILINE):
+            raise ValueError(f"{name}: an inner module may only export `const`, `let`, `function` "
+                             "or `class` declarations, one `export` a line, and import nothing")
+        parts.append(f"// ---- {name} ----\n{stripped}")
+    view = (HERE / VIEW_MODULE).read_text(encoding="utf-8")
+    imported = _INNER_IMPORT.findall(view)
+    if sorted(imported) != sorted(INNER_MODULES):
+        raise ValueError(f"{VIEW_MODULE} must import each of {INNER_MODULES} once, on one line; it imports {imported}")
+    view = _INNER_IMPORT.sub("", view)
+    if re.search(r"^\s*import\b", view, re.MULTILINE):
+        raise ValueError(f"{VIEW_MODULE}: Streamlit's one module text cannot import anything else")
+    parts.append(f"// ---- {VIEW_MODULE} ----\n{view}")
+    return "\n".join(parts)
 
 
 @functools.lru_cache(maxsize=1)
@@ -89,7 +120,7 @@ def standalone_html(animation: Animation, title: str) -> str:
     """One self-contained HTML page that plays the animation (inline SVG, data, JS and CSS)."""
     js = player_js()
     if "</script" in js.lower():
-        raise ValueError("player.js must not contain '</script', it is inlined into a <script> element")
+        raise ValueError("the player's JS must not contain '</script', it is inlined into a <script> element")
     # In a <script> element only "</" can end it early; "<\/" means the same inside a JSON string.
     data = json_text(animation.to_dict(), indent=None, ensure_ascii=False).replace("</", "<\\/")
     escaped_title = html.escape(title)

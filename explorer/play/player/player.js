@@ -1,27 +1,33 @@
-// Autograd Explorer's backward-pass player.
+// Autograd Explorer's backward-pass player: the view (the page, its elements and events).
 //
-// One self-contained ES module, used two ways:
+// An ES module, used two ways:
 //   * as a Streamlit components-v2 module: `export default function (component)`;
 //   * in the standalone HTML export, where the page calls `mountPlayer(element, data)`.
-// Streamlit loads this text as a single module from a blob URL, so it cannot import anything.
+// What needs no page (the frames cursor, playing, the step report, what the component keeps
+// between reruns) is in cursor.mjs, which has unit tests (tests/js/). Streamlit loads one
+// module text from a blob URL, where the import below cannot resolve: player_js() in
+// __init__.py pastes cursor.mjs in front of this file and drops the import line.
 //
-// The data comes from explorer/frames.py: the laid-out SVG (ids n0.., e0..) and a list of
-// frames, each naming the node that runs, the edges a gradient travels and the texts to show.
-// The player never computes a gradient. Advancing one frame only toggles classes and sets the
-// text of a few elements found once at start-up; going back or jumping replays the frames'
-// class changes from a clean state, which is still only a few class toggles per frame.
+// The data comes from explorer/play/frames.py (the names are listed in cursor.mjs): the laid-out
+// SVG (ids n0.., e0..) and a list of frames, each naming the node that runs, the edges a gradient
+// travels and the texts to show. The player never computes a gradient. Advancing one frame only
+// toggles classes and sets the text of a few elements found once at start-up; going back or
+// jumping replays the frames' class changes from a clean state, still a few class toggles a frame.
+//
+// What tests (and anyone outside) may read: the root element `.agp-root` carries
+//   data-step         the index of the frame on screen (0 is the seed),
+//   data-frames       how many frames there are (the last is data-frames - 1, the end),
+//   data-active-node  the id of the node running in that frame, or "" (seed summary, end),
+//   data-linked       the ids of the nodes picked from the forward pass, space-separated, or "";
+// and the class `playing` while it plays. Everything else is what the student sees.
 
-const BASE_INTERVAL_MS = 1100; // one frame at speed 1x
-const SPEEDS = [0.5, 1, 2, 4, 10];
+import { Cursor, KeyboardOwner, PlayerSlot, SPEEDS, StepReporter, chipOf } from "./cursor.mjs";
+
 const MAX_FIT_SCALE = 1.6; // fitting a tiny graph should not blow it up to poster size
 const MIN_READABLE_SCALE = 0.45; // below this a fitted graph is unreadable: start at 100% instead
 const MIN_SCALE = 0.02;
 const MAX_SCALE = 8;
-const REPORT_DELAY_MS = 250; // Python hears about the step once the student stops pressing keys
 const CLICK_SLOP_PX = 4; // a press on the graph that moves less than this is a click, not a drag
-
-// The player whose shortcuts work when nothing in particular has focus (the page body).
-let lastUsedPlayer = null;
 
 const ICONS = {
   first: '<path d="M21 6v12l-7-6zM14 6v12l-7-6zM4 6h2v12H4z"/>',
@@ -86,16 +92,21 @@ export function mountPlayer(container, data, options = {}) {
   return new Player(container, data, options);
 }
 
+// The page's keyboard owner lives on the document, so that every player on the page shares it
+// however many times the module text was loaded.
+function keyboardOf(doc) {
+  if (!doc.agpKeyboard) doc.agpKeyboard = new KeyboardOwner();
+  return doc.agpKeyboard;
+}
+
 class Player {
   constructor(container, data, { onStep = null, startStep = data.start_step ?? 0 } = {}) {
     this.data = data;
     this.frames = data.frames;
-    this.onStep = onStep;
-    this.step = -1;
-    this.playing = false;
-    this.speed = 1;
+    this.cursor = new Cursor(this.frames.length);
+    this.reporter = new StepReporter(this.cursor, onStep);
+    this.keyboard = keyboardOf(document);
     this.timer = null;
-    this.reportTimer = null;
     this.cleanups = [];
 
     this.root = document.createElement("div");
@@ -104,13 +115,13 @@ class Player {
     this.root.setAttribute("role", "region");
     this.root.setAttribute("aria-label", "Backward pass player");
     this.root.innerHTML = TEMPLATE;
-    this.root.agpPlayer = this; // tests and the standalone page reach the player through its element
     for (const [key, value] of Object.entries(data.palette || {})) {
       this.root.style.setProperty(`--agp-${key.replace(/_/g, "-")}`, value);
     }
     this.root.classList.toggle("agp-dark", Boolean(data.dark));
     this.root.classList.toggle("agp-presentation", Boolean(data.presentation));
     this.root.dataset.linked = "";
+    this.root.dataset.frames = String(this.frames.length);
     container.appendChild(this.root);
 
     this.$ = (selector) => this.root.querySelector(selector);
@@ -122,10 +133,14 @@ class Player {
     this.buildLegend();
     this.bindKeys();
     this.bindView();
-    if (!lastUsedPlayer || !lastUsedPlayer.root.isConnected) lastUsedPlayer = this;
+    this.keyboard.offer(this);
 
-    this.goTo(Math.min(Math.max(Number(startStep) || 0, 0), this.frames.length - 1));
+    this.goTo(this.cursor.opening(startStep));
     this.fitInitial();
+  }
+
+  get connected() {
+    return this.root.isConnected;
   }
 
   // -- theme: the controls sit on the page's colours (Streamlit's --st-* variables, or the
@@ -230,9 +245,8 @@ class Player {
   }
 
   buildControls() {
-    const last = this.frames.length - 1;
     this.scrub = this.$(".agp-scrub");
-    this.scrub.max = String(last);
+    this.scrub.max = String(this.cursor.last);
     this.count = this.$(".agp-count");
     this.title = this.$(".agp-title");
     this.lines = this.$(".agp-lines");
@@ -242,24 +256,20 @@ class Player {
       const option = document.createElement("option");
       option.value = String(speed);
       option.textContent = `${speed}×`;
-      option.selected = speed === this.speed;
+      option.selected = speed === this.cursor.speed;
       select.appendChild(option);
     }
     select.addEventListener("change", () => {
-      this.speed = Number(select.value);
-      if (this.playing) this.schedule();
+      this.cursor.speed = Number(select.value);
+      if (this.cursor.playing) this.schedule();
     });
-    this.scrub.addEventListener("input", () => {
-      this.pause();
-      this.goTo(Number(this.scrub.value));
-      this.report();
-    });
+    this.scrub.addEventListener("input", () => this.userMove(() => this.cursor.goTo(Number(this.scrub.value))));
     const actions = {
-      first: () => this.userGoTo(0),
-      prev: () => this.userGoTo(this.step - 1),
+      first: () => this.userMove(this.moves.first),
+      prev: () => this.userMove(this.moves.prev),
       play: () => this.toggle(),
-      next: () => this.userGoTo(this.step + 1),
-      last: () => this.userGoTo(last),
+      next: () => this.userMove(this.moves.next),
+      last: () => this.userMove(this.moves.last),
       "zoom-in": () => this.svg && this.zoomBy(1.25),
       "zoom-out": () => this.svg && this.zoomBy(0.8),
       fit: () => this.svg && this.fit(),
@@ -444,16 +454,17 @@ class Player {
       const chips = document.createElement("ol");
       chips.className = "agp-chips";
       for (const entry of history.entries) {
+        const shown = chipOf(entry, leaf);
         const chip = document.createElement("li");
-        chip.className = `agp-chip mark-${entry.mark}${entry.current ? " current" : ""}`;
+        chip.className = shown.className;
         chip.dataset.number = String(entry.number);
-        chip.title = entry.message || entry.action;
+        chip.title = shown.title;
         const action = document.createElement("span");
         action.className = "agp-action";
-        action.textContent = entry.mark === "backward" ? `call ${entry.call}` : entry.action;
+        action.textContent = shown.action;
         const value = document.createElement("span");
         value.className = "agp-value";
-        value.textContent = entry.mark === "refused" ? "refused" : entry.texts[leaf];
+        value.textContent = shown.value;
         value.dataset.final = value.textContent;
         chip.append(action, value);
         chips.appendChild(chip);
@@ -480,23 +491,37 @@ class Player {
   }
 
   // -- frames ---------------------------------------------------------------------------
-  userGoTo(index) {
+  // The moves the buttons and the keys share, named as the buttons are (data-act).
+  get moves() {
+    return {
+      first: () => this.cursor.toStart(),
+      prev: () => this.cursor.back(),
+      next: () => this.cursor.forward(),
+      last: () => this.cursor.toEnd(),
+    };
+  }
+
+  // A move the student made: a playback stops, the move is drawn, and Python hears the step.
+  userMove(move) {
     this.pause();
-    this.goTo(index);
+    this.draw(move());
     this.report();
   }
 
   goTo(index) {
-    const target = Math.min(Math.max(index, 0), this.frames.length - 1);
-    if (target === this.step) return;
-    if (target === this.step + 1 && this.step >= 0) {
-      this.retire(this.frames[this.step]); // the cheap path: one frame forward
+    this.draw(this.cursor.goTo(index));
+  }
+
+  // Draw a move of the cursor (null: nothing moved).
+  draw(move) {
+    if (!move) return;
+    if (!move.replay) {
+      this.retire(this.frames[move.from]); // the cheap path: one frame forward
     } else {
       this.reset();
-      for (let i = 0; i < target; i++) this.past(this.frames[i]);
+      for (const i of this.cursor.pastFrames()) this.past(this.frames[i]);
     }
-    this.step = target;
-    this.present(this.frames[target]);
+    this.present(this.frames[move.to]);
   }
 
   reset() {
@@ -598,20 +623,18 @@ class Player {
 
   // -- playing --------------------------------------------------------------------------
   toggle() {
-    if (this.playing) this.pause();
+    if (this.cursor.playing) this.pause();
     else this.play();
   }
 
   play() {
-    if (this.step >= this.frames.length - 1) this.goTo(0);
-    this.playing = true;
+    this.draw(this.cursor.play());
     this.root.classList.add("playing");
     this.schedule();
   }
 
   pause() {
-    if (!this.playing) return;
-    this.playing = false;
+    if (!this.cursor.pause()) return;
     this.root.classList.remove("playing");
     clearTimeout(this.timer);
     this.report();
@@ -620,20 +643,16 @@ class Player {
   schedule() {
     clearTimeout(this.timer);
     this.timer = setTimeout(() => {
-      if (!this.playing) return;
-      this.goTo(this.step + 1);
-      if (this.step >= this.frames.length - 1) this.pause();
+      if (!this.cursor.playing) return;
+      this.draw(this.cursor.forward());
+      if (this.cursor.atEnd) this.pause();
       else this.schedule();
-    }, BASE_INTERVAL_MS / this.speed);
+    }, this.cursor.interval);
   }
 
-  // Tell Python the step, but not on every frame of a playback: each report reruns the page.
+  // Tell Python the step (StepReporter: once the student stops, never while playing).
   report() {
-    if (!this.onStep) return;
-    clearTimeout(this.reportTimer);
-    this.reportTimer = setTimeout(() => {
-      if (!this.playing) this.onStep(this.step);
-    }, REPORT_DELAY_MS);
+    this.reporter.request();
   }
 
   // -- keyboard -------------------------------------------------------------------------
@@ -643,11 +662,11 @@ class Player {
     const onPageKey = (event) => {
       const focused = document.activeElement;
       if (event.composedPath().includes(this.root)) return; // the player's own listener had it
-      if ((!focused || focused === document.body) && lastUsedPlayer === this) onKey(event);
+      if ((!focused || focused === document.body) && this.keyboard.owns(this)) onKey(event);
     };
     document.addEventListener("keydown", onPageKey);
     this.cleanups.push(() => document.removeEventListener("keydown", onPageKey));
-    const claim = () => { lastUsedPlayer = this; };
+    const claim = () => this.keyboard.claim(this);
     this.root.addEventListener("pointerdown", claim);
     this.root.addEventListener("focusin", claim);
   }
@@ -660,13 +679,12 @@ class Player {
     if ((tag === "input" && !isRange) || tag === "textarea" || tag === "select" || target.isContentEditable) return;
     if (tag === "button" && (event.key === " " || event.key === "Enter")) return; // the button's own click
     if (isRange && event.key !== " ") return; // the slider moves itself with arrows, Home and End
-    const last = this.frames.length - 1;
     const keys = {
       " ": () => this.toggle(),
-      ArrowRight: () => this.userGoTo(this.step + 1),
-      ArrowLeft: () => this.userGoTo(this.step - 1),
-      Home: () => this.userGoTo(0),
-      End: () => this.userGoTo(last),
+      ArrowRight: () => this.userMove(this.moves.next),
+      ArrowLeft: () => this.userMove(this.moves.prev),
+      Home: () => this.userMove(this.moves.first),
+      End: () => this.userMove(this.moves.last),
     };
     if (event.key === "Escape") {
       if (this.clearLink()) event.preventDefault(); // otherwise Escape stays the page's
@@ -789,7 +807,7 @@ class Player {
       return;
     }
     this.view.s = 1;
-    const frame = this.frames[this.step];
+    const frame = this.frames[this.cursor.step];
     this.centerOn(frame.active || this.data.output);
   }
 
@@ -858,12 +876,18 @@ class Player {
     else if (this.root.requestFullscreen) this.root.requestFullscreen().catch(() => {});
   }
 
+  // Link the forward line whose key (a row's `key`) was picked in an earlier player, if it is here.
+  linkKey(key) {
+    const row = this.rows.find((r) => r.key === key);
+    if (row) this.link(row);
+  }
+
   destroy() {
-    this.playing = false;
+    this.cursor.pause();
     clearTimeout(this.timer);
-    clearTimeout(this.reportTimer);
+    this.reporter.cancel();
     for (const cleanup of this.cleanups) cleanup();
-    if (lastUsedPlayer === this) lastUsedPlayer = null;
+    this.keyboard.release(this);
     this.root.remove();
   }
 }
@@ -899,35 +923,10 @@ function revealInside(panel, element) {
 }
 
 // -- Streamlit components v2 ------------------------------------------------------------------
-// Streamlit calls this again whenever the page reruns, and never calls the previous cleanup in
-// between: the player lives on parentElement and is rebuilt only when the animation changed.
+// Streamlit calls this again whenever the page reruns; what to keep and what to rebuild is
+// PlayerSlot's (cursor.mjs), one slot per parentElement, kept on it.
 export default function (component) {
   const { data, parentElement, setStateValue } = component;
-  const host = parentElement;
-  const existing = host.__agpPlayer;
-  const live = existing && existing.root.isConnected ? existing : null;
-  // The step goes back with the story it belongs to: a step reported for an earlier story (before a
-  // zeroing or a refused call changed what the player tells) must not be written into the link.
-  const report = (step) => setStateValue("step", { story: data.story, step });
-  if (live && live.data.signature === data.signature) {
-    live.onStep = report;
-    return () => live.destroy();
-  }
-  // A new animation opens at its start_step (a deep link's ?step=), or at the beginning. The same
-  // pass drawn in another look (lecturer mode, theme) keeps the step and the picked forward line.
-  const sameStory = live && data.story && live.data.story === data.story;
-  const startStep = sameStory ? live.step : (data.start_step ?? 0);
-  const linked = sameStory ? live.linkedKey : null;
-  if (existing) existing.destroy();
-  const player = mountPlayer(host, data, { onStep: report, startStep });
-  const row = linked && player.rows.find((r) => r.key === linked);
-  if (row) player.link(row);
-  // The old player may have been rebuilt before it could report (lecturer mode switched on at
-  // once after stepping): if the kept step is not the one Python knows, tell it now.
-  if (sameStory && startStep !== (data.start_step ?? 0)) player.report();
-  host.__agpPlayer = player;
-  return () => {
-    player.destroy();
-    if (host.__agpPlayer === player) host.__agpPlayer = null;
-  };
+  if (!parentElement.agpSlot) parentElement.agpSlot = new PlayerSlot();
+  return parentElement.agpSlot.show(data, setStateValue, (options) => mountPlayer(parentElement, data, options));
 }

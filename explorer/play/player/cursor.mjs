@@ -1,0 +1,219 @@
+// The player's logic that needs no page: which frame is on screen and how a move gets there,
+// playing, the .grad strip's chips, the step report to Python, what the component keeps
+// between reruns, and which player answers the page's keys. Nothing here touches the DOM, so
+// Node's test runner imports this file as it is (tests/js/, `node --test tests/js/`).
+//
+// player.js (the view) imports it. Streamlit loads ONE module text, so player_js() in
+// explorer/play/player/__init__.py pastes this file, its `export ` words removed, in front of
+// player.js, whose `import ... from "./cursor.mjs"` line it drops. Hence: no default export
+// here, single-line exports and imports, and no top-level name that player.js uses too.
+// (.mjs: Node reads it as an ES module without a package.json.)
+//
+// The data is Animation.to_dict() (explorer/play/frames.py). The names read here:
+//   frames: one per step; the cursor only counts them (the view draws them).
+//   story: a hash of what happened (frames, .grad history), the same in every look.
+//   signature: a hash of everything drawn except start_step: a new one means a new player.
+//   start_step: where a newly mounted player opens (a deep link's ?step=), or null.
+//   history.leaves: the leaf names, one row of chips each.
+//   history.entries: one per thing done to the leaves, in order, each with
+//     action: a machine name, one of "backward", "backward-same-graph", "zero", "set-none",
+//             "refused"; the chip gets the CSS class `action-<action>`;
+//     label:  the text shown for it: "backward", "backward (same graph)", "zero_()",
+//             "set to None", "refused";
+//     call:   1, 2, 3 ... for a backward call that ran, else null; a chip with a call reads
+//             "call N" (a same-graph call is a call like any other);
+//     texts:  leaf name -> its .grad after the entry, as text;
+//     current: true for the call the frames animate; message: why it was refused, or "";
+//     number: the entry's place in the history, from 1.
+
+export const BASE_INTERVAL_MS = 1100; // one frame at speed 1x
+export const SPEEDS = [0.5, 1, 2, 4, 10];
+export const REPORT_DELAY_MS = 250; // Python hears about the step once the student stops pressing keys
+
+// Where the player is among its frames, and whether it is playing. Frames before the step have
+// happened ("past"), the step's frame is on screen ("present"), the rest are to come ("future").
+export class Cursor {
+  constructor(length) {
+    this.length = length;
+    this.step = -1; // nothing on screen yet: the first goTo draws from a clean state
+    this.playing = false;
+    this.speed = 1;
+  }
+
+  get last() {
+    return this.length - 1;
+  }
+
+  get atEnd() {
+    return this.step >= this.last;
+  }
+
+  clamp(index) {
+    return Math.min(Math.max(index, 0), this.last);
+  }
+
+  // Where a player opens: a start step from the data or a link is only a hint (any value, clamped).
+  opening(startStep) {
+    return this.clamp(Number(startStep) || 0);
+  }
+
+  phaseOf(index) {
+    if (index < this.step) return "past";
+    return index === this.step ? "present" : "future";
+  }
+
+  pastFrames() {
+    return Array.from({ length: Math.max(this.step, 0) }, (_, i) => i);
+  }
+
+  // Move to a frame (clamped). Returns null when that frame is already on screen, else how to
+  // draw the move: one frame forward retires the frame on screen (`from`), which is cheap; any
+  // other move replays every past frame from a clean state (`replay`).
+  goTo(index) {
+    const to = this.clamp(index);
+    if (to === this.step) return null;
+    const move = { from: this.step, to, replay: !(to === this.step + 1 && this.step >= 0) };
+    this.step = to;
+    return move;
+  }
+
+  forward() {
+    return this.goTo(this.step + 1);
+  }
+
+  back() {
+    return this.goTo(this.step - 1);
+  }
+
+  toStart() {
+    return this.goTo(0);
+  }
+
+  toEnd() {
+    return this.goTo(this.last);
+  }
+
+  // Playing from the end starts again from the beginning: returns that move, or null.
+  play() {
+    const move = this.atEnd ? this.toStart() : null;
+    this.playing = true;
+    return move;
+  }
+
+  // Returns whether it was playing (only then has the view anything to stop).
+  pause() {
+    const was = this.playing;
+    this.playing = false;
+    return was;
+  }
+
+  // The time between two frames of a playback at the chosen speed.
+  get interval() {
+    return BASE_INTERVAL_MS / this.speed;
+  }
+}
+
+// Tells Python the step, but not on every frame of a playback: each report reruns the page.
+// `send(step)` is read when the report goes out, so a rerun that keeps the player can point it
+// at its own data's story in the meantime. Nothing goes out while playing (pausing reports).
+export class StepReporter {
+  constructor(cursor, send = null, delayMs = REPORT_DELAY_MS) {
+    this.cursor = cursor;
+    this.send = send;
+    this.delayMs = delayMs;
+    this.timer = null;
+  }
+
+  request() {
+    if (!this.send) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      if (!this.cursor.playing) this.send(this.cursor.step);
+    }, this.delayMs);
+  }
+
+  // A report not yet sent never goes: a destroyed player's step belongs to what it showed.
+  cancel() {
+    clearTimeout(this.timer);
+  }
+}
+
+// The report Python reads (explorer/ui/player.py, reported_step): the step goes back with the
+// story it belongs to, so a step reported for an earlier story (before a zeroing or a refused
+// call changed what the player tells) is known to be stale and is not written into the link.
+export function stepReport(story, step) {
+  return { story, step };
+}
+
+// What one chip of the .grad strip shows for a history entry and a leaf.
+export function chipOf(entry, leaf) {
+  return {
+    className: `agp-chip action-${entry.action}${entry.current ? " current" : ""}`,
+    title: entry.message || entry.label,
+    action: entry.call != null ? `call ${entry.call}` : entry.label,
+    value: entry.action === "refused" ? "refused" : entry.texts[leaf],
+  };
+}
+
+// What the Streamlit component keeps between reruns (one per parentElement): the player it built.
+// Streamlit calls the component again whenever the page reruns, and never calls the previous
+// cleanup in between, so the player is rebuilt only when the animation changed.
+//   `mount({onStep, startStep})` builds a player for the new data; a player has `data`,
+//   `cursor`, `reporter`, `linkedKey`, `connected`, `linkKey(key)`, `report()` and `destroy()`.
+//   `setStateValue` is Streamlit's: the step goes to Python as stepReport(story, step) under "step".
+export class PlayerSlot {
+  constructor() {
+    this.player = null;
+  }
+
+  show(data, setStateValue, mount) {
+    const existing = this.player;
+    const live = existing && existing.connected ? existing : null;
+    const send = (step) => setStateValue("step", stepReport(data.story, step));
+    if (live && live.data.signature === data.signature) {
+      live.reporter.send = send;
+      return () => live.destroy();
+    }
+    // A new animation opens at its start_step (a deep link's ?step=), or at the beginning. The same
+    // pass drawn in another look (lecturer mode, theme) keeps the step and the picked forward line.
+    const opening = data.start_step ?? 0;
+    const sameStory = Boolean(live && data.story && live.data.story === data.story);
+    const startStep = sameStory ? live.cursor.step : opening;
+    const linked = sameStory ? live.linkedKey : null;
+    if (existing) existing.destroy();
+    const player = mount({ onStep: send, startStep });
+    if (linked) player.linkKey(linked);
+    // The old player may have been rebuilt before it could report (lecturer mode switched on at
+    // once after stepping): if the kept step is not the one Python knows, tell it now.
+    if (sameStory && startStep !== opening) player.report();
+    this.player = player;
+    return () => {
+      player.destroy();
+      if (this.player === player) this.player = null;
+    };
+  }
+}
+
+// The player whose shortcuts work when nothing in particular has focus (the page body): one per
+// page, shared by the players on it. A new player takes the keys unless a live one has them.
+export class KeyboardOwner {
+  constructor() {
+    this.player = null;
+  }
+
+  offer(player) {
+    if (!this.player || !this.player.connected) this.player = player;
+  }
+
+  claim(player) {
+    this.player = player;
+  }
+
+  release(player) {
+    if (this.player === player) this.player = null;
+  }
+
+  owns(player) {
+    return this.player === player;
+  }
+}
