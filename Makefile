@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PORT   ?= 8501
 
-.PHONY: run test setup graphviz chromium node bench clean
+.PHONY: run test setup graphviz chromium node bench bench-browser clean
 
 run: setup
 	$(VENV)/bin/streamlit run Home.py --server.port $(PORT)
@@ -18,6 +18,10 @@ test: setup chromium node
 
 bench: setup
 	$(PY) -m explorer bench
+
+# The app in Chromium against a bare Streamlit page, timed in the same run (tests/bench_browser.py).
+bench-browser: setup chromium
+	$(PY) tests/bench_browser.py
 
 setup: $(STAMP) graphviz
 

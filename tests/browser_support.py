@@ -27,11 +27,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(port: int, *options: str) -> subprocess.Popen:
-    """A fresh Streamlit server for the app (extra `options` such as --theme.base dark);
-    returns once /_stcore/health answers ok."""
+def start_server(port: int, *options: str, app: Path = ROOT / "Home.py") -> subprocess.Popen:
+    """A fresh Streamlit server for the app (or another script, `app`), with extra `options` such
+    as --theme.base dark; returns once /_stcore/health answers ok."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "Home.py"), "--server.headless", "true",
+        [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
          "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
          *options],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

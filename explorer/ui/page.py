@@ -24,7 +24,7 @@ from explorer.drawing.render import to_svg
 from explorer.drawing.torchviz_view import TORCHVIZ_CALL, torchviz_dot
 from explorer.ui.common import setup_page, show_svg
 from explorer.ui.downloads import download_buttons
-from explorer.ui.player import show_player
+from explorer.ui.player import preload_player, show_player
 from explorer.play.tables import (accumulation_strip, by_hand_rows, calls_since_zeroing, events_table, history_table,
                                   overflowed)
 from explorer.ui.predict import predict_first
@@ -235,6 +235,7 @@ def _graph_view(session: BackwardSession, key: str) -> None:
         drawing = lay_out(session.graph(), look=current_look(), expand=expand)
         if drawing.svg is not None:
             show_svg(drawing.svg)
+        preload_player(key=f"{key}:player:preload")
         folded = bool(drawing.view.groups)
     else:
         animation = build_animation(session, look=current_look(), expand=expand, start_step=start_step(),

@@ -33,6 +33,13 @@ def show_player(animation: Animation, key: str) -> int | None:
     return reported_step(result.get("step"), animation.story)
 
 
+def preload_player(key: str) -> None:
+    """Mount the component with no animation, so the browser loads its module with the page: the
+    session's first .backward() then shows its player as fast as later ones (Streamlit fetches a
+    component's code the first time one is shown; that was 0.4 s of the first click)."""
+    _player(key=key, data={"preload": True})
+
+
 def reported_step(report, story: str) -> int | None:
     """The step in a player's report, if it was made in this story."""
     if not isinstance(report, dict) or report.get("story") != story:

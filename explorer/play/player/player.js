@@ -927,6 +927,7 @@ function revealInside(panel, element) {
 // PlayerSlot's (cursor.mjs), one slot per parentElement, kept on it.
 export default function (component) {
   const { data, parentElement, setStateValue } = component;
+  if (data && data.preload) return undefined; // explorer/ui/player.py preload_player: load the module, show nothing
   if (!parentElement.agpSlot) parentElement.agpSlot = new PlayerSlot();
   return parentElement.agpSlot.show(data, setStateValue, (options) => mountPlayer(parentElement, data, options));
 }
