@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from playwright.sync_api import expect
+
 from browser_support import CHROMIUM, CHROMIUM_ARGS, free_port, new_page, start_server
+
+# expect() retries until this many ms: Playwright's 5 s is short for a Streamlit rerun on a busy
+# 2-core machine, and a longer bound costs nothing when the condition comes true early.
+expect.set_options(timeout=20_000)
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,7 @@
 """The app in a real browser: deep links as the first request, and the animated backward pass."""
 
+import re
+
 import torch
 from playwright.sync_api import expect
 
@@ -56,6 +58,10 @@ def test_accumulation_animates_each_call_in_engine_order(page, server):
         player.focus()
         page.keyboard.press("End")
         expect(grad_text).to_have_text(f"grad = {value}")
+        # The player reports its step (a rerun); a click during that rerun is lost today (issue 16),
+        # so the next click waits for the report to land.
+        expect(page).to_have_url(re.compile(r"step=\d+"))
+        wait_for_app(page)
     # step through the last pass with the keyboard: the highlighted node follows the engine's order
     page.keyboard.press("Home")
     order = []

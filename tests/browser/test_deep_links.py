@@ -99,6 +99,7 @@ def test_the_link_and_the_player_agree_on_the_step_after_a_zeroing_and_a_refused
     for _ in range(3):
         page.keyboard.press("ArrowRight")
     expect(page).to_have_url(re.compile(r"step=3"))
+    wait_for_app(page)  # the step report's rerun: a click during a rerun is lost today (issue 16)
     page.get_by_role("button", name=".grad.zero_()").click()
     wait_for_app(page)
     expect(the_player(page)).to_have_attribute("data-step", "3")  # the same call: the link's step holds
