@@ -825,9 +825,10 @@ class Player {
     }
   }
 
+  // Not document.fullscreenElement === root: in Streamlit the player is in a shadow root, and the
+  // document names the shadow host instead.
   isFullscreen() {
-    const shown = this.root.ownerDocument.fullscreenElement;
-    return Boolean(shown) && shown === this.root;
+    return this.root.matches(":fullscreen");
   }
 
   // The stage's size is read once and again only when it changes: reading it inside a frame would
