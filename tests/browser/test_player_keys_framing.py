@@ -6,7 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from browser_support import new_page, open_player, screenshot, settled, the_player, wait_for_app
+from browser_support import new_page, open_player, screenshot, settled, wait_for_app
 from explorer.functions.lessons import get_lesson, lesson_ids
 
 # Every lesson as the app shows it: its page and, for an exercise, the ?lesson= that picks it.
@@ -15,9 +15,17 @@ PAGES = {"requires-grad": "Gradients", "several-variables": "Several_variables",
 
 
 def lesson_url(server, lesson_id, query=""):
+    """The lesson's page; an exercise without its predict-first mode, which hides the graph."""
     page = PAGES.get(lesson_id)
-    url = f"{server}/{page}?" if page else f"{server}/Exercises?lesson={lesson_id}&"
+    url = f"{server}/{page}?" if page else f"{server}/Exercises?lesson={lesson_id}&predict=0&"
     return url + query
+
+
+def the_player(page):
+    """The page's one player, given the time a loaded machine takes to build it after the run."""
+    player = page.locator(".agp-root")
+    expect(player).to_have_count(1, timeout=30_000)
+    return player
 
 
 # The smallest height on screen of a node label of the player's graph (the root is passed in).
