@@ -752,7 +752,13 @@ class Player {
     this.stage = this.$(".agp-stage");
     if (!this.svg) return;
     const naturalHeight = this.extent.h * (96 / 72) + 24 + this.hintHeight(); // Graphviz sizes are in points
-    const tallest = this.data.presentation ? 760 : 620;
+    // The caption and the graph fit on one screen together (a 1024 x 768 projector too): the step's
+    // chain rule beside the graph it explains. The caption is still empty here (no frame drawn yet,
+    // or mounted hidden): room is kept for a title and three lines that wrap once (9.5em).
+    const em = parseFloat(getComputedStyle(this.root).fontSize) || 16;
+    const caption = Math.max(this.$(".agp-caption").getBoundingClientRect().height, 9.5 * em);
+    const room = window.innerHeight - caption - 32;
+    const tallest = Math.min(this.data.presentation ? 760 : 620, Math.max(room, 260));
     const height = Math.round(Math.min(Math.max(naturalHeight, 260), tallest));
     this.stage.style.height = `${height}px`;
     this.root.style.setProperty("--agp-stage-height", `${height}px`);
