@@ -716,6 +716,10 @@ class Player {
     const ownButton = Boolean(target && target.tagName && target.tagName.toLowerCase() === "button" && path.includes(this.root));
     const action = keyAction({ ...eventKeys(event), target, ownButton });
     if (!action) return;
+    if (event.repeat && action === "toggle") {
+      event.preventDefault(); // Space held down would flip play and pause on every repeat
+      return;
+    }
     if (action === "escape") {
       // Escape closes the list of keys, else clears the picked line; otherwise it stays the page's.
       if (this.toggleHelp(false) || this.clearLink()) event.preventDefault();
