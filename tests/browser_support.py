@@ -76,11 +76,20 @@ NEW_RUN_FINISHED = """() => {
 }"""
 
 
-def new_page(browser, **options):
+# The player plays a new call's animation once by itself unless the student switched that off
+# (remembered in localStorage under this key, as cursor.mjs's AUTOPLAY_KEY).
+AUTOPLAY_OFF = "try { localStorage.setItem('agp-autoplay', 'off'); } catch (e) {}"
+
+
+def new_page(browser, autoplay: bool = False, viewport=(1400, 1000), **options):
     """A page in a context of its own (a new browser session for Streamlit), 1400 x 1000, that
-    counts Streamlit's runs for wait_for_app. The page's context closes with `page.context.close()`."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, **options)
+    counts Streamlit's runs for wait_for_app. The page's context closes with `page.context.close()`.
+    Autoplay is off unless asked for: most tests step a new call's player from its start."""
+    width, height = viewport
+    context = browser.new_context(viewport={"width": width, "height": height}, **options)
     context.add_init_script(COUNT_RUNS)
+    if not autoplay:
+        context.add_init_script(AUTOPLAY_OFF)
     return context.new_page()
 
 

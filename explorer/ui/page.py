@@ -155,6 +155,7 @@ def _backward_controls(session: BackwardSession, key: str):
                              help="Build f again from the same leaves and run a real backward pass"):
             forget_step()
             session.backward(retain_graph=retain)
+            st.session_state[f"{key}:called"] = True  # this run's player is a new call's: it plays once
         if buttons[1].button(".grad.zero_()", key=f"{key}:zero", help=f"Fill {grads} with zeros, in place"):
             session.zero_grad(Action.ZERO)
         if buttons[2].button(".grad = None", key=f"{key}:none", help=f"Drop {grads}; the next call makes new ones"):
@@ -163,6 +164,7 @@ def _backward_controls(session: BackwardSession, key: str):
                              help="Call .backward() on the last output without building it again"):
             forget_step()
             session.backward_same_graph(retain_graph=retain)
+            st.session_state[f"{key}:called"] = True
         if buttons[4].button("Start over", key=f"{key}:reset", help="New leaves, no history"):
             fresh = BackwardSession(session.fn, dict(session.values), session.output_name)
             st.session_state[f"{key}:session"] = fresh
@@ -241,7 +243,9 @@ def _graph_view(session: BackwardSession, key: str) -> None:
         animation = build_animation(session, look=current_look(), expand=expand, start_step=start_step(),
                                     forward=forward_view(session.fn, session.leaves, session.output_name))
         # One player per call: a new call mounts a new player, which starts at 0 and reports afresh.
-        record_step(show_player(animation, key=f"{key}:player:{len(session.passes)}"))
+        # Only the run of the click says "new call": a rerun, a reload or a link never autoplays.
+        called = st.session_state.pop(f"{key}:called", False)
+        record_step(show_player(animation, key=f"{key}:player:{len(session.passes)}", autoplay=called))
         folded = animation.folded
         drawing = None
     if folded or expand:

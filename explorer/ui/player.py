@@ -22,14 +22,19 @@ COMPONENT_NAME = "autograd_explorer.backward_player"
 _player = st.components.v2.component(COMPONENT_NAME, js=player_js(), css=player_css())
 
 
-def show_player(animation: Animation, key: str) -> int | None:
+def show_player(animation: Animation, key: str, autoplay: bool = False) -> int | None:
     """Mount the player; returns the step the student stopped at (None until they move it).
 
     The player reports the step when the student steps, scrubs or pauses, not on every frame of
     a playback: each report reruns the page. A report carries the story it was made in; one from
     an earlier story (the same call before a zeroing changed its strip) is stale and ignored.
+
+    `autoplay`: this run made the call the animation shows, so a newly mounted player plays it once
+    (unless the student or the system said no). It is not part of the signature: the rerun after
+    the click keeps the same player rather than building one that does not play.
     """
-    result = _player(key=key, data=animation.to_dict(), on_step_change=lambda: None)
+    data = {**animation.to_dict(), "autoplay": autoplay}
+    result = _player(key=key, data=data, on_step_change=lambda: None)
     return reported_step(result.get("step"), animation.story)
 
 

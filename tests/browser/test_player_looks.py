@@ -136,7 +136,8 @@ def test_presentation_mode_has_large_type_everywhere(offline, tmp_path, dark):
 
 
 def test_presentation_fits_a_narrow_column(offline, tmp_path):
-    """A lecture projector at 1024 px, or a Streamlit column: the forward pass goes above the graph."""
+    """A lecture projector at 1024 px, or a Streamlit column: the forward pass goes below the graph,
+    which stays right under the caption that explains its step (issue 11: caption and graph together)."""
     page = offline
     page.set_viewport_size({"width": 800, "height": 900})
     lesson, _, _, animation = lesson_animation("exercise-2", look=look_for(presentation=True))
@@ -144,7 +145,7 @@ def test_presentation_fits_a_narrow_column(offline, tmp_path):
     root.focus()
     page.keyboard.press("End")
     forward, stage = page.locator(".agp-forward").bounding_box(), page.locator(".agp-stage").bounding_box()
-    assert forward["y"] + forward["height"] <= stage["y"] + 1  # above, not squeezed beside
+    assert stage["y"] + stage["height"] <= forward["y"] + 1  # below, not squeezed beside
     assert overflowing(page) == []
     screenshot(page, "presentation-narrow")
 

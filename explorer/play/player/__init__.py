@@ -134,7 +134,7 @@ def standalone_html(animation: Animation, title: str) -> str:
 <h1>{escaped_title}</h1>
 <div id="player"></div>
 <footer>Recorded from PyTorch's real backward pass by Autograd Explorer. Keys: Space play/pause,
-← → step, Home restart, End jump to the end.</footer>
+← → step, Home restart, End jump to the end, ? the list of keys.</footer>
 </main>
 <script type="application/json" id="player-data">{data}</script>
 <script type="module">

@@ -158,7 +158,7 @@ export function chipOf(entry, leaf) {
 // What the Streamlit component keeps between reruns (one per parentElement): the player it built.
 // Streamlit calls the component again whenever the page reruns, and never calls the previous
 // cleanup in between, so the player is rebuilt only when the animation changed.
-//   `mount({onStep, startStep})` builds a player for the new data; a player has `data`,
+//   `mount({onStep, startStep, newCall})` builds a player for the new data; a player has `data`,
 //   `cursor`, `reporter`, `linkedKey`, `connected`, `linkKey(key)`, `report()` and `destroy()`.
 //   `setStateValue` is Streamlit's: the step goes to Python as stepReport(story, step) under "step".
 export class PlayerSlot {
@@ -181,7 +181,10 @@ export class PlayerSlot {
     const startStep = sameStory ? live.cursor.step : opening;
     const linked = sameStory ? live.linkedKey : null;
     if (existing) existing.destroy();
-    const player = mount({ onStep: send, startStep });
+    // Python marks the data of the run a call was made in (data.autoplay); a new look of the same
+    // story is not a new call, whatever the mark says.
+    const newCall = Boolean(data.autoplay) && !sameStory;
+    const player = mount({ onStep: send, startStep, newCall });
     if (linked) player.linkKey(linked);
     // The old player may have been rebuilt before it could report (lecturer mode switched on at
     // once after stepping): if the kept step is not the one Python knows, tell it now.
@@ -216,4 +219,94 @@ export class KeyboardOwner {
   owns(player) {
     return this.player === player;
   }
+}
+
+// -- the page's keys --------------------------------------------------------------------------
+// The player listens on the whole document, so a key works without clicking the player first, and
+// it must take Space from a Streamlit button or toggle that kept the focus after a click (Space
+// would press it again: another real backward call, lecturer mode switched off). What it never
+// takes: typing (a text field), and the arrows from a slider, which moves itself with them.
+const NOT_TEXT_INPUTS = new Set(["button", "checkbox", "color", "file", "image", "radio", "range", "reset", "submit"]);
+
+export function isTextField(target) {
+  if (!target || !target.tagName) return false;
+  const tag = target.tagName.toLowerCase();
+  if (tag === "input") return !NOT_TEXT_INPUTS.has(String(target.type || "text").toLowerCase());
+  return tag === "textarea" || tag === "select" || Boolean(target.isContentEditable);
+}
+
+function isSlider(target) {
+  const tag = target && target.tagName ? target.tagName.toLowerCase() : "";
+  const role = target && target.getAttribute ? target.getAttribute("role") : null;
+  return (tag === "input" && target.type === "range") || role === "slider";
+}
+
+const PLAYER_KEYS = { " ": "toggle", ArrowRight: "next", ArrowLeft: "prev", Home: "first", End: "last", "?": "help", Escape: "escape" };
+
+// What a key pressed on the page means to the player that owns the keys, or null (not its key).
+// `target` is the element the key went to (the first of the event's composed path, inside a shadow
+// root too); `ownButton`: it is one of the player's own buttons, which Space and Enter click.
+export function keyAction({ key, altKey, ctrlKey, metaKey, target, ownButton = false }) {
+  if (altKey || ctrlKey || metaKey) return null;
+  const action = PLAYER_KEYS[key] || null; // C and R stay Streamlit's
+  if (!action || isTextField(target)) return null;
+  if (ownButton && key === " ") return null;
+  if (isSlider(target) && key !== " " && key !== "?" && key !== "Escape") return null;
+  return action;
+}
+
+// -- playing once by itself -----------------------------------------------------------------
+// A new call's player plays its animation once, so that a click visibly does something. Not a
+// rerun of the same animation or the same story in another look (the slot keeps the step then),
+// not a player opened at a linked step (the link must show that step), and not when the student
+// switched autoplay off or the system asks for reduced motion.
+export function shouldAutoplay({ newCall, startStep, enabled, reducedMotion }) {
+  return Boolean(newCall) && (startStep === null || startStep === undefined) && Boolean(enabled) && !reducedMotion;
+}
+
+export const AUTOPLAY_KEY = "agp-autoplay";
+
+// The student's autoplay choice, kept in `storage` (localStorage) when the page may use it: a
+// sandboxed iframe (a notebook's) throws on merely reading window.localStorage, so `storage` is a
+// function and every use is guarded. On by default.
+export class AutoplayChoice {
+  constructor(storage = () => null) {
+    this.storage = storage;
+  }
+
+  store() {
+    try {
+      return this.storage() || null;
+    } catch {
+      return null;
+    }
+  }
+
+  get enabled() {
+    const store = this.store();
+    try {
+      return !store || store.getItem(AUTOPLAY_KEY) !== "off";
+    } catch {
+      return true;
+    }
+  }
+
+  set enabled(on) {
+    const store = this.store();
+    try {
+      if (store) store.setItem(AUTOPLAY_KEY, on ? "on" : "off");
+    } catch {
+      // storage full or refused: the choice holds for this player only
+    }
+  }
+}
+
+// -- framing ---------------------------------------------------------------------------------
+// The scale a fitted graph is drawn at. `fitW`, `fitH`: the scales that fit its width and its
+// height into the stage; `cap`: no poster-sized tiny graphs; `minScale`: below it the labels are
+// too small to read (lecturer mode: 24px on screen), so the graph overflows and the student pans
+// (fitted to the width when that is readable) rather than getting a whole graph nobody can read.
+export function fittedScale({ fitW, fitH, cap, minScale = 0 }) {
+  const whole = Math.min(fitW, fitH, cap);
+  return whole >= minScale ? whole : Math.max(minScale, Math.min(fitW, cap));
 }

@@ -21,13 +21,14 @@
 //   data-linked       the ids of the nodes picked from the forward pass, space-separated, or "";
 // and the class `playing` while it plays. Everything else is what the student sees.
 
-import { Cursor, KeyboardOwner, PlayerSlot, SPEEDS, StepReporter, chipOf } from "./cursor.mjs";
+import { AutoplayChoice, Cursor, KeyboardOwner, PlayerSlot, SPEEDS, StepReporter, chipOf, fittedScale, keyAction, shouldAutoplay } from "./cursor.mjs";
 
 const MAX_FIT_SCALE = 1.6; // fitting a tiny graph should not blow it up to poster size
 const MIN_READABLE_SCALE = 0.45; // below this a fitted graph is unreadable: start at 100% instead
 const MIN_SCALE = 0.02;
 const MAX_SCALE = 8;
 const CLICK_SLOP_PX = 4; // a press on the graph that moves less than this is a click, not a drag
+const LECTURER_LABEL_PX = 24; // the smallest node label on screen in lecturer mode: readable from the back of a room
 
 const ICONS = {
   first: '<path d="M21 6v12l-7-6zM14 6v12l-7-6zM4 6h2v12H4z"/>',
@@ -66,6 +67,19 @@ const TEMPLATE = `
       <button type="button" data-act="fit" title="Fit the graph to the view" aria-label="Fit to view">${icon("fit")}</button>
       <button type="button" data-act="fullscreen" title="Full screen" aria-label="Full screen">${icon("fullscreen")}</button>
     </div>
+    <label class="agp-autoplay" title="Play each new call's animation once by itself"><input type="checkbox"> Autoplay</label>
+    <button type="button" data-act="help" class="agp-help-button" title="Keyboard shortcuts (?)" aria-label="Keyboard shortcuts">?</button>
+  </div>
+  <div class="agp-help" role="dialog" aria-label="Keyboard shortcuts" hidden>
+    <div class="agp-help-title">Keyboard shortcuts</div>
+    <dl>
+      <dt><kbd>Space</kbd></dt><dd>play / pause</dd>
+      <dt><kbd>→</kbd> <kbd>←</kbd></dt><dd>step forward / back</dd>
+      <dt><kbd>Home</kbd> <kbd>End</kbd></dt><dd>restart / jump to the end</dd>
+      <dt><kbd>?</kbd></dt><dd>show / hide this list</dd>
+      <dt><kbd>Esc</kbd></dt><dd>close this list, clear the picked forward line</dd>
+    </dl>
+    <div class="agp-help-note">They work anywhere on the page except while typing in a field.</div>
   </div>
   <div class="agp-note" role="note" hidden></div>
   <div class="agp-caption" aria-live="polite">
@@ -81,7 +95,7 @@ const TEMPLATE = `
     </section>
     <div class="agp-stage" title="">
       <div class="agp-svg"></div>
-      <div class="agp-hint">wheel: zoom · drag: move · Space, ←, →, Home, End</div>
+      <div class="agp-hint">wheel: zoom · drag: move · Space, ←, →, Home, End · ? for the keys</div>
     </div>
   </div>
   <div class="agp-strip" aria-label="The .grad of each leaf after every call"></div>
@@ -100,7 +114,7 @@ function keyboardOf(doc) {
 }
 
 class Player {
-  constructor(container, data, { onStep = null, startStep = data.start_step ?? 0 } = {}) {
+  constructor(container, data, { onStep = null, startStep = data.start_step ?? 0, newCall = false } = {}) {
     this.data = data;
     this.frames = data.frames;
     this.cursor = new Cursor(this.frames.length);
@@ -133,10 +147,14 @@ class Player {
     this.buildLegend();
     this.bindKeys();
     this.bindView();
-    this.keyboard.offer(this);
+    // The newest player has the keys: after a call, the new call's player (the previous one may
+    // still be on screen, faded, until Streamlit finishes the rerun).
+    this.keyboard.claim(this);
 
     this.goTo(this.cursor.opening(startStep));
     this.fitInitial();
+    const reducedMotion = typeof matchMedia === "function" && matchMedia("(prefers-reduced-motion: reduce)").matches;
+    if (shouldAutoplay({ newCall, startStep: data.start_step, enabled: this.autoplay.enabled, reducedMotion })) this.play();
   }
 
   get connected() {
@@ -270,10 +288,11 @@ class Player {
       play: () => this.toggle(),
       next: () => this.userMove(this.moves.next),
       last: () => this.userMove(this.moves.last),
-      "zoom-in": () => this.svg && this.zoomBy(1.25),
-      "zoom-out": () => this.svg && this.zoomBy(0.8),
-      fit: () => this.svg && this.fit(),
+      "zoom-in": () => this.svg && this.zoomByHand(1.25),
+      "zoom-out": () => this.svg && this.zoomByHand(0.8),
+      fit: () => this.svg && this.refit(true),
       fullscreen: () => this.toggleFullscreen(),
+      help: () => this.toggleHelp(),
     };
     for (const button of this.root.querySelectorAll("button[data-act]")) {
       button.addEventListener("click", () => {
@@ -281,6 +300,12 @@ class Player {
         this.root.focus({ preventScroll: true }); // so Space next means play/pause, not "click again"
       });
     }
+    this.autoplay = new AutoplayChoice(() => window.localStorage);
+    const autoplayBox = this.$(".agp-autoplay input");
+    autoplayBox.checked = this.autoplay.enabled;
+    autoplayBox.addEventListener("change", () => {
+      this.autoplay.enabled = autoplayBox.checked;
+    });
     const note = this.$(".agp-note");
     if (this.data.note) {
       note.textContent = this.data.note;
@@ -656,43 +681,71 @@ class Player {
   }
 
   // -- keyboard -------------------------------------------------------------------------
+  // One listener on the document, in the capture phase: it hears a key before a focused Streamlit
+  // button or toggle (in the page, or a shadow root) can act on it, so the player that owns the
+  // keys (KeyboardOwner, cursor.mjs) takes Space, the arrows, Home, End and ? wherever the focus is,
+  // except in a text field (keyAction). Space is also taken on keyup: a button clicks on keyup.
   bindKeys() {
-    const onKey = (event) => this.onKey(event);
-    this.root.addEventListener("keydown", onKey);
+    const doc = this.root.ownerDocument;
     const onPageKey = (event) => {
-      const focused = document.activeElement;
-      if (event.composedPath().includes(this.root)) return; // the player's own listener had it
-      if ((!focused || focused === document.body) && this.keyboard.owns(this)) onKey(event);
+      this.keyboard.offer(this); // a destroyed owner leaves the keys to a live player
+      if (this.keyboard.owns(this)) this.onKey(event);
     };
-    document.addEventListener("keydown", onPageKey);
-    this.cleanups.push(() => document.removeEventListener("keydown", onPageKey));
+    const onPageKeyUp = (event) => {
+      if (event.key === " " && this.keyboard.owns(this) && this.keyTaken === " ") {
+        this.keyTaken = null;
+        event.preventDefault();
+        event.stopPropagation();
+      }
+    };
+    doc.addEventListener("keydown", onPageKey, true);
+    doc.addEventListener("keyup", onPageKeyUp, true);
+    this.cleanups.push(() => {
+      doc.removeEventListener("keydown", onPageKey, true);
+      doc.removeEventListener("keyup", onPageKeyUp, true);
+    });
     const claim = () => this.keyboard.claim(this);
     this.root.addEventListener("pointerdown", claim);
     this.root.addEventListener("focusin", claim);
   }
 
   onKey(event) {
-    if (event.defaultPrevented || event.altKey || event.ctrlKey || event.metaKey) return;
-    const target = event.composedPath()[0];
-    const tag = target && target.tagName ? target.tagName.toLowerCase() : "";
-    const isRange = tag === "input" && target.type === "range";
-    if ((tag === "input" && !isRange) || tag === "textarea" || tag === "select" || target.isContentEditable) return;
-    if (tag === "button" && (event.key === " " || event.key === "Enter")) return; // the button's own click
-    if (isRange && event.key !== " ") return; // the slider moves itself with arrows, Home and End
-    const keys = {
-      " ": () => this.toggle(),
-      ArrowRight: () => this.userMove(this.moves.next),
-      ArrowLeft: () => this.userMove(this.moves.prev),
-      Home: () => this.userMove(this.moves.first),
-      End: () => this.userMove(this.moves.last),
-    };
-    if (event.key === "Escape") {
-      if (this.clearLink()) event.preventDefault(); // otherwise Escape stays the page's
+    if (event.defaultPrevented) return;
+    const path = event.composedPath();
+    const target = path[0];
+    const ownButton = Boolean(target && target.tagName && target.tagName.toLowerCase() === "button" && path.includes(this.root));
+    const action = keyAction({ ...eventKeys(event), target, ownButton });
+    if (!action) return;
+    if (event.repeat && action === "toggle") {
+      event.preventDefault(); // Space held down would flip play and pause on every repeat
       return;
     }
-    if (!keys[event.key]) return; // C and R stay Streamlit's
+    if (action === "escape") {
+      // Escape closes the list of keys, else clears the picked line; otherwise it stays the page's.
+      if (this.toggleHelp(false) || this.clearLink()) event.preventDefault();
+      return;
+    }
+    const keys = {
+      toggle: () => this.toggle(),
+      next: () => this.userMove(this.moves.next),
+      prev: () => this.userMove(this.moves.prev),
+      first: () => this.userMove(this.moves.first),
+      last: () => this.userMove(this.moves.last),
+      help: () => this.toggleHelp(),
+    };
     event.preventDefault();
-    keys[event.key]();
+    event.stopPropagation(); // Streamlit's own handlers must not act on a key the player took
+    this.keyTaken = event.key;
+    keys[action]();
+  }
+
+  // Show or hide the list of keys (`show` undefined: toggle); returns whether anything changed.
+  toggleHelp(show) {
+    const help = this.$(".agp-help");
+    const next = show === undefined ? help.hidden : show;
+    if (help.hidden === !next) return false;
+    help.hidden = !next;
+    return true;
   }
 
   // -- zoom, pan, fit, fullscreen: a CSS transform on the SVG is the camera ----------------
@@ -703,7 +756,13 @@ class Player {
     this.stage = this.$(".agp-stage");
     if (!this.svg) return;
     const naturalHeight = this.extent.h * (96 / 72) + 24 + this.hintHeight(); // Graphviz sizes are in points
-    const tallest = this.data.presentation ? 760 : 620;
+    // The caption and the graph fit on one screen together (a 1024 x 768 projector too): the step's
+    // chain rule beside the graph it explains. The caption is still empty here (no frame drawn yet,
+    // or mounted hidden): room is kept for a title and three lines that wrap once (9.5em).
+    const em = parseFloat(getComputedStyle(this.root).fontSize) || 16;
+    const caption = Math.max(this.$(".agp-caption").getBoundingClientRect().height, 9.5 * em);
+    const room = window.innerHeight - caption - 32;
+    const tallest = Math.min(this.data.presentation ? 760 : 620, Math.max(room, 260));
     const height = Math.round(Math.min(Math.max(naturalHeight, 260), tallest));
     this.stage.style.height = `${height}px`;
     this.root.style.setProperty("--agp-stage-height", `${height}px`);
@@ -711,6 +770,7 @@ class Player {
 
     this.stage.addEventListener("wheel", (event) => {
       event.preventDefault();
+      this.userView = true;
       const factor = Math.exp(-event.deltaY * (event.deltaMode === 1 ? 0.05 : 0.0015));
       this.zoomBy(factor, event.clientX, event.clientY);
     }, { passive: false });
@@ -726,7 +786,10 @@ class Player {
     });
     this.stage.addEventListener("pointermove", (event) => {
       if (!drag) return;
-      if (Math.hypot(event.clientX - drag.x, event.clientY - drag.y) > CLICK_SLOP_PX) drag.moved = true;
+      if (Math.hypot(event.clientX - drag.x, event.clientY - drag.y) > CLICK_SLOP_PX) {
+        drag.moved = true;
+        this.userView = true; // the student's own view: no refit takes it away
+      }
       this.view.cx = drag.cx - (event.clientX - drag.x) / this.view.s;
       this.view.cy = drag.cy - (event.clientY - drag.y) / this.view.s;
       this.applyView();
@@ -741,20 +804,41 @@ class Player {
     this.stage.addEventListener("pointerup", endDrag);
     this.stage.addEventListener("pointercancel", endDrag);
 
-    const onFullscreen = () => requestAnimationFrame(() => {
+    // Framing that holds: the graph is fitted again whenever the stage appears or changes size
+    // (mounted on a hidden Streamlit tab and shown, full screen entered or left, the window
+    // resized, a notebook's iframe scrolled into view), unless the student zoomed or panned.
+    const reframe = () => {
+      const before = this.size;
       this.measureStage();
-      this.fit();
-    });
+      const changed = !before || before.w !== this.size.w || before.h !== this.size.h;
+      if (changed && !this.userView) this.refit();
+      else this.applyView();
+    };
+    const onFullscreen = () => {
+      // Full screen never draws the labels smaller than the page did: remember the page's scale.
+      this.pageScale = this.isFullscreen() ? this.pageScale ?? this.view.s : null;
+      requestAnimationFrame(reframe);
+    };
     document.addEventListener("fullscreenchange", onFullscreen);
     this.cleanups.push(() => document.removeEventListener("fullscreenchange", onFullscreen));
     if (typeof ResizeObserver !== "undefined") {
-      this.resizeObserver = new ResizeObserver(() => {
-        this.measureStage();
-        this.applyView();
-      });
-      this.resizeObserver.observe(this.stage);
-      this.cleanups.push(() => this.resizeObserver.disconnect());
+      const resizes = new ResizeObserver(reframe);
+      resizes.observe(this.stage);
+      this.cleanups.push(() => resizes.disconnect());
     }
+    if (typeof IntersectionObserver !== "undefined") {
+      const sightings = new IntersectionObserver((entries) => {
+        if (entries.some((entry) => entry.isIntersecting)) reframe();
+      });
+      sightings.observe(this.stage);
+      this.cleanups.push(() => sightings.disconnect());
+    }
+  }
+
+  // Not document.fullscreenElement === root: in Streamlit the player is in a shadow root, and the
+  // document names the shadow host instead.
+  isFullscreen() {
+    return this.root.matches(":fullscreen");
   }
 
   // The stage's size is read once and again only when it changes: reading it inside a frame would
@@ -786,29 +870,49 @@ class Player {
   fitScale() {
     const { w, h } = this.stageSize();
     const pad = 16;
-    return Math.min((w - pad) / this.extent.w, (h - pad - this.hintHeight()) / this.extent.h, MAX_FIT_SCALE);
+    const fitW = (w - pad) / this.extent.w;
+    const fitH = (h - pad - this.hintHeight()) / this.extent.h;
+    // Lecturer mode keeps every label LECTURER_LABEL_PX high; full screen keeps the page's size.
+    const lecturer = this.data.presentation && this.labelHeight ? LECTURER_LABEL_PX / this.labelHeight : 0;
+    return fittedScale({ fitW, fitH, cap: MAX_FIT_SCALE, minScale: Math.max(lecturer, this.pageScale || 0) });
   }
 
   fit() {
     const s = this.fitScale();
+    const { h } = this.stageSize();
     const lift = this.hintHeight() / 2 / s; // centre the graph in the space above the hint
-    this.view = { cx: this.extent.x + this.extent.w / 2, cy: this.extent.y + this.extent.h / 2 + lift, s };
+    const tall = this.extent.h * s > h - this.hintHeight();
+    // A graph taller than the stage starts at its top, where the output and the seed are.
+    const cy = tall ? this.extent.y + h / 2 / s : this.extent.y + this.extent.h / 2 + lift;
+    this.view = { cx: this.extent.x + this.extent.w / 2, cy, s };
     this.applyView();
+    if (tall) this.centerOnBox({ x: this.view.cx, y: this.extent.y, w: 0, h: 0 }); // clamp to the graph
   }
 
   // A big graph fitted whole is too small to read: start at 100% on the running node instead.
   fitInitial() {
     if (!this.svg) return;
-    this.measureNodes();
-    const scale = this.fitScale();
     this.viewReady = true;
-    if (scale >= MIN_READABLE_SCALE) {
+    this.refit();
+  }
+
+  // Frame the graph afresh (byHand: the Fit button, which also hands the view back to the refits).
+  refit(byHand = false) {
+    if (byHand) this.userView = false;
+    if (!this.nodesMeasured) this.measureNodes(); // a graph mounted hidden measured nothing
+    const scale = this.fitScale();
+    if (scale >= MIN_READABLE_SCALE || byHand) {
       this.fit();
       return;
     }
-    this.view.s = 1;
-    const frame = this.frames[this.cursor.step];
+    this.view.s = Math.max(1, this.pageScale || 0);
+    const frame = this.frames[Math.max(this.cursor.step, 0)];
     this.centerOn(frame.active || this.data.output);
+  }
+
+  zoomByHand(factor) {
+    this.userView = true;
+    this.zoomBy(factor);
   }
 
   zoomBy(factor, clientX, clientY) {
@@ -828,6 +932,10 @@ class Player {
   // following the running node never makes the browser lay the SVG out in the middle of a frame.
   measureNodes() {
     const m = this.groupMatrix;
+    const sizes = [...this.svg.querySelectorAll("g.node text")].map((t) => t.getBBox().height).filter((v) => v > 0);
+    // The smallest label's height in viewBox units (scale 1): what lecturer mode keeps readable.
+    this.labelHeight = sizes.length ? Math.min(...sizes) * (m ? Math.abs(m.d) : 1) : 0;
+    this.nodesMeasured = sizes.length > 0;
     for (const [id, copies] of this.nodeEls) {
       const b = copies[0].getBBox();
       this.boxes.set(id, m
@@ -893,6 +1001,11 @@ class Player {
 }
 
 // -- small helpers ----------------------------------------------------------------------------
+// The parts of a key event that keyAction (cursor.mjs) reads.
+function eventKeys(event) {
+  return { key: event.key, altKey: event.altKey, ctrlKey: event.ctrlKey, metaKey: event.metaKey };
+}
+
 // A CSS colour (a var() with a fallback included) as the browser resolves it, as [r, g, b].
 function resolvedColour(inside, css) {
   const probe = document.createElement("span");
