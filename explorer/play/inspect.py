@@ -248,7 +248,9 @@ class _Inspector:
             if node.name.startswith("PowBackward") and sent.slot == 0 and exponent is not None and base is not None:
                 formula = f"d(u^{exponent})/du = {power_rule(exponent, base[0], None)}"
             local = event.local_derivative[position] if event.local_derivative else None
-            at = None if local is None else self.names.local_rule(node.id, node.name, sent.slot, local)
+            # The captions' words for it, without their lead-in: "2·x = 2·1.5 = 3".
+            at = None if local is None else \
+                self.names.local_rule(node.id, node.name, sent.slot, local).removeprefix("local derivative").lstrip(" =")
             rows.append({"slot": sent.slot, "to": self.names.describe(sent.to) if sent.to else None,
                          "formula": formula, "at": at, "local": local})
         return rows

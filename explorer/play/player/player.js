@@ -22,6 +22,8 @@
 // and the class `playing` while it plays. Everything else is what the student sees.
 
 import { Cursor, KeyboardOwner, PlayerSlot, SPEEDS, StepReporter, chipOf } from "./cursor.mjs";
+// inspector hook: the node inspector (tooltips and the panel) is its own module.
+import { NodeInspector } from "./inspector.mjs";
 
 const MAX_FIT_SCALE = 1.6; // fitting a tiny graph should not blow it up to poster size
 const MIN_READABLE_SCALE = 0.45; // below this a fitted graph is unreadable: start at 100% instead
@@ -131,6 +133,7 @@ class Player {
     this.buildForward();
     this.buildStrip();
     this.buildLegend();
+    this.inspector = new NodeInspector(this, data.inspect); // inspector hook: tooltips, panel
     this.bindKeys();
     this.bindView();
     this.keyboard.offer(this);
@@ -561,6 +564,7 @@ class Player {
       this.currentChips.get(frame.change.name)?.classList.add("changed");
     }
     this.showCaption(frame);
+    this.inspector.showStep(frame.index); // inspector hook: "at this step" follows the frame
     if (this.rowsByNode.size) this.markRunning(frame.active);
     this.root.dataset.step = String(frame.index);
     this.root.dataset.activeNode = frame.active || "";
@@ -687,6 +691,10 @@ class Player {
       End: () => this.userMove(this.moves.last),
     };
     if (event.key === "Escape") {
+      if (this.inspector.close()) { // inspector hook: Escape closes the panel first
+        event.preventDefault();
+        return;
+      }
       if (this.clearLink()) event.preventDefault(); // otherwise Escape stays the page's
       return;
     }
@@ -737,6 +745,7 @@ class Player {
       drag = null;
       this.stage.classList.remove("dragging");
       if (click && this.rows.length) this.linkFromGraph(target);
+      if (click) this.inspector.clicked(target); // inspector hook: a click opens the node's panel
     };
     this.stage.addEventListener("pointerup", endDrag);
     this.stage.addEventListener("pointercancel", endDrag);
