@@ -22,9 +22,10 @@ In the player's JSON, `inspect` maps a drawn node id to a dict with these fields
   derivatives     an op's [{"slot", "to", "formula", "at", "local"}]: per input, the local derivative
                   as a formula and `at` these values (captions' words, null when the pass recorded
                   no single number), `local` the recorded number itself (sent ÷ arrived) or null
-  runs            [{"frame", "arrived", "left": [{"to", "text"}], "grad_before", "grad_after"}]:
-                  each time the node took part in the pass, at which frame (player's index), texts
-                  only; a leaf shares its AccumulateGrad's runs, the output has the seed's frame 0
+  runs            [{"frame", "arrived", "left": [{"to", "text"}], "grad_before", "grad_after",
+                  "grad_after_value"}]: each time the node took part in the pass, at which frame (the
+                  player's index), as texts, and .grad after as the recorded number (so tests can hold
+                  it against torch); a leaf shares its AccumulateGrad's runs, the output has frame 0
 """
 
 from __future__ import annotations
@@ -199,7 +200,8 @@ class _Inspector:
             seed = value_text(record.seed)
             self.runs[self.graph.output] = [{"frame": 0, "arrived": f"{seed} (the seed)",
                                              "left": [{"to": self.names.describe(out_edge.src), "text": seed}],
-                                             "grad_before": None, "grad_after": None}]
+                                             "grad_before": None, "grad_after": None,
+                                             "grad_after_value": None}]
 
     def all(self) -> dict[str, dict]:
         return {node.id: self.info(node) for node in self.graph.nodes if self.view.where(node.id) == node.id}
@@ -262,7 +264,8 @@ class _Inspector:
         is_leaf = event.leaf is not None
         return {"frame": self.frame_of.get(event.step), "arrived": value_text(arrived), "left": left,
                 "grad_before": format_number(event.grad_before) if is_leaf else None,
-                "grad_after": format_number(event.grad_after) if is_leaf else None}
+                "grad_after": format_number(event.grad_after) if is_leaf else None,
+                "grad_after_value": event.grad_after if is_leaf else None}
 
     def _forward_lines(self, forward: ForwardView) -> dict[str, dict]:
         """Node id -> the forward line that made it: an op's, the output's, a saved tensor's op's, a leaf's."""
