@@ -171,7 +171,7 @@ export class NodeInspector {
       const list = element("ul", "agp-inspector-list");
       for (const { term, text } of items) {
         const item = element("li");
-        item.append(element("code", "", term), element("span", "", `: ${text}`));
+        item.append(element("code", "", term), element("span", "", text)); // the words under their term
         list.append(item);
       }
       panel.append(list);
