@@ -36,6 +36,7 @@ from explorer.drawing.svg import clean_svg
 from explorer.errors import ExplorerError
 from explorer.play import captions
 from explorer.play.captions import NodeNames, value_text
+from explorer.play.inspect import node_info
 from explorer.values import format_number, json_safe
 
 MAX_ANIMATED_NODES = 400  # above this the player warns that stepping through is long
@@ -132,6 +133,7 @@ class Animation:
     font_size: int = 12  # of the node labels in the SVG, in points
     forward: dict | None = None  # the forward pass linked to the drawn nodes (_forward_data)
     start_step: int | None = None  # where a newly mounted player opens (a deep link's ?step=)
+    inspect: dict[str, dict] = field(default_factory=dict)  # drawn node id -> the inspector's info (inspect.py)
     signature: str = ""  # a hash of everything above except start_step: the player rebuilds when it changes
     story: str = ""  # a hash of what happened (frames, history), whatever the look: kept across a look change
 
@@ -159,6 +161,7 @@ class Animation:
             "folded": self.folded,
             "font_size": self.font_size,
             "forward": self.forward,
+            "inspect": self.inspect,
             "start_step": self.start_step,
         })
 
@@ -210,6 +213,7 @@ def animate_pass(record: BackwardPass, history: list[HistoryEntry] = (), look: L
         folded=bool(drawing.view.groups),
         font_size=look.font_size,
         forward=_forward_data(forward, graph, drawing.view) if forward is not None else None,
+        inspect=node_info(record, drawing.view, frames, forward),
         start_step=None if start_step is None else min(max(int(start_step), 0), len(frames) - 1),
     )
     animation.signature = _signature(animation)

@@ -71,8 +71,10 @@ CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'
 # player_js() assembles one module, the same way every time: each inner module of INNER_MODULES,
 # in that order, with the `export ` that starts a line removed (its names become plain top-level
 # names), then player.js with its one-line `import ... from "./<inner module>";` lines removed.
-# player.js keeps its own exports (mountPlayer, the default export Streamlit calls).
-INNER_MODULES = ("cursor.mjs",)
+# player.js keeps its own exports (mountPlayer, the default export Streamlit calls). The order:
+# cursor.mjs (frames cursor, playing, reporting), then inspector.mjs (the node inspector's panel
+# and tooltips); neither uses the other, and player.js uses both.
+INNER_MODULES = ("cursor.mjs", "inspector.mjs")
 VIEW_MODULE = "player.js"
 _EXPORT = re.compile(r"^export (?=const |let |function |class )", re.MULTILINE)
 _INNER_IMPORT = re.compile(r'^import \{[^}\n]*\} from "\./([\w.-]+)";\n', re.MULTILINE)

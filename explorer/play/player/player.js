@@ -22,6 +22,8 @@
 // and the class `playing` while it plays. Everything else is what the student sees.
 
 import { AutoplayChoice, Cursor, KeyboardOwner, PlayerSlot, SPEEDS, StepReporter, chipOf, fittedScale, keyAction, shouldAutoplay } from "./cursor.mjs";
+// inspector hook: the node inspector (tooltips and the panel) is its own module.
+import { NodeInspector } from "./inspector.mjs";
 
 const MAX_FIT_SCALE = 1.6; // fitting a tiny graph should not blow it up to poster size
 const MIN_READABLE_SCALE = 0.45; // below this a fitted graph is unreadable: start at 100% instead
@@ -145,6 +147,7 @@ class Player {
     this.buildForward();
     this.buildStrip();
     this.buildLegend();
+    this.inspector = new NodeInspector(this, data.inspect); // inspector hook: tooltips, panel
     this.bindKeys();
     this.bindView();
     // The newest player has the keys: after a call, the new call's player (the previous one may
@@ -586,6 +589,7 @@ class Player {
       this.currentChips.get(frame.change.name)?.classList.add("changed");
     }
     this.showCaption(frame);
+    this.inspector.showStep(frame.index); // inspector hook: "at this step" follows the frame
     if (this.rowsByNode.size) this.markRunning(frame.active);
     this.root.dataset.step = String(frame.index);
     this.root.dataset.activeNode = frame.active || "";
@@ -722,7 +726,8 @@ class Player {
     }
     if (action === "escape") {
       // Escape closes the list of keys, else clears the picked line; otherwise it stays the page's.
-      if (this.toggleHelp(false) || this.clearLink()) event.preventDefault();
+      // inspector hook: Escape closes the node panel first.
+      if (this.inspector.close() || this.toggleHelp(false) || this.clearLink()) event.preventDefault();
       return;
     }
     const keys = {
@@ -800,6 +805,7 @@ class Player {
       drag = null;
       this.stage.classList.remove("dragging");
       if (click && this.rows.length) this.linkFromGraph(target);
+      if (click) this.inspector.clicked(target); // inspector hook: a click opens the node's panel
     };
     this.stage.addEventListener("pointerup", endDrag);
     this.stage.addEventListener("pointercancel", endDrag);
