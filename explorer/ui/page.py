@@ -39,12 +39,14 @@ TORCHVIZ_MAX_NODES = 300  # beyond this, torchviz's layout may take minutes (see
 
 def lesson_page(page_key: str) -> None:
     """A page of the seed lesson: one lesson, or a chooser when several share the page."""
-    title, _ = PAGES[page_key]
-    setup_page(title, heading=False)
+    setup_page(page_key)
     try:
         lessons = lessons_on_page(page_key)
-        lesson = _choose_lesson(lessons, page_key) if len(lessons) > 1 else lessons[0]
-        st.title(lesson.title)
+        if len(lessons) > 1:  # a page of several lessons: the chosen one's title under the page's
+            lesson = _choose_lesson(lessons, page_key)
+            st.subheader(lesson.title)
+        else:
+            lesson = lessons[0]
         st.markdown(lesson.explanation)
         explore(lesson.fn, lesson.variables, lesson.defaults, key=f"{page_key}:{lesson.id}",
                 output_name=lesson.output_name, lesson=lesson, code=lesson.source)
