@@ -1,6 +1,7 @@
 """Autograd Explorer's entrypoint (`streamlit run Home.py`): the list of pages, each under its one name.
 
-The lesson pages live in pages/ beside this file, each served at its own URL (/Accumulation,
+The lesson pages live in app_pages/ beside this file (a folder named pages/ would make Streamlit
+build its older page list from the file names, over this one, on a server's first run), each served at its own URL (/Accumulation,
 /Exercises?lesson=exercise-2, ...); the home page is explorer/ui/home.py.
 """
 

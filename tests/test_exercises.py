@@ -47,7 +47,7 @@ def gives_away(text: str, numbers: set[str]) -> list[str]:
 
 
 def open_exercise(lesson_id):
-    return open_app("pages/5_Exercises.py", {"lesson": lesson_id})
+    return open_app("app_pages/5_Exercises.py", {"lesson": lesson_id})
 
 
 @pytest.mark.parametrize("lesson", lessons_on_page("exercises"), ids=lambda lesson: lesson.id)
@@ -67,7 +67,7 @@ def test_no_gradient_shows_before_the_check_and_the_answer_after(lesson):
 
 def test_with_predict_off_the_answer_shows_at_once():
     lesson = get_lesson("exercise-1")
-    at = open_app("pages/5_Exercises.py", {"lesson": lesson.id, "predict": "0"})
+    at = open_app("app_pages/5_Exercises.py", {"lesson": lesson.id, "predict": "0"})
     assert any(lesson.answer == m.value for m in at.markdown)
 
 
@@ -102,7 +102,7 @@ def test_exercise_3_asks_after_a_second_call_then_after_zeroing():
 
 
 def test_start_over_on_exercise_3_keeps_its_first_call():
-    at = open_app("pages/5_Exercises.py", {"lesson": "exercise-3", "predict": "0"})
+    at = open_app("app_pages/5_Exercises.py", {"lesson": "exercise-3", "predict": "0"})
     key = "exercises:exercise-3"
     expected = get_lesson("exercise-3").expected_calls["none"]
     assert metric(at, "x.grad") == format_number(expected["x"][0])

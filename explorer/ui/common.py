@@ -18,8 +18,12 @@ def setup_page(page_key: str) -> None:
     st.set_page_config(page_title=page_title, page_icon=FAVICON, layout="wide")
     replace_in_page_history()
     start_url()
-    if presentation_toggle():
-        lecturer_bar(page_key)
+    lecturer = presentation_toggle()
+    # The bar's container is there in both modes, so switching never moves the elements after it: a
+    # moved player is a new one, and lost the step the student had stepped to.
+    with st.container():
+        if lecturer:
+            lecturer_bar(page_key)
     st.title(title)
     with st.sidebar:
         st.markdown(f"**{APP_TITLE}**: what PyTorch's autograd really does, on real tensors.")

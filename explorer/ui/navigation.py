@@ -32,7 +32,7 @@ FAVICON = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect wi
 
 
 def url_path(page_key: str) -> str:
-    """The page's address, from its file's name as Streamlit's pages/ folder gave it (/Accumulation)."""
+    """The page's address, from its file's name as the pages folder of old gave it (/Accumulation)."""
     return Path(PAGE_FILES[page_key]).stem.split("_", 1)[1]
 
 
