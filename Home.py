@@ -1,13 +1,12 @@
 """Autograd Explorer's entrypoint (`streamlit run Home.py`): the list of pages, each under its one name.
 
-The lesson pages live in app_pages/ beside this file (a folder named pages/ would make Streamlit
-build its older page list from the file names, over this one, on a server's first run), each served at its own URL (/Accumulation,
-/Exercises?lesson=exercise-2, ...); the home page is explorer/ui/home.py.
+The pages live in app_pages/ beside this file (a folder named pages/ would make Streamlit build its
+older page list from the file names, over this one, on a server's first run), each served at its
+own URL (/Accumulation, /Exercises?lesson=exercise-2, ...); the home page, 0_Home.py, at /.
 """
 
 import streamlit as st
 
-from explorer.ui.home import home_page
 from explorer.ui.navigation import app_pages
 
-st.navigation(app_pages(home_page)).run()
+st.navigation(app_pages()).run()

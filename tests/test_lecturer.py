@@ -8,6 +8,7 @@ from explorer.errors import ExplorerError
 from explorer.functions.lessons import get_lesson, square
 from explorer.functions.expr import parse_expression
 from explorer.play.predict import chain_rule_paths, judge
+from explorer.ui.navigation import HOME_FILE
 
 
 # -- the action code a link carries --------------------------------------------------------------
@@ -83,7 +84,7 @@ def test_lecturer_mode_stays_on_across_pages():
     assert at.query_params["present"] == "1"
     assert any("font-size: 22px" in h.proto.body for h in at.get("html"))
     at.toggle(key="lecturer-mode").set_value(False).run()
-    at.switch_page("Home.py").run()
+    at.switch_page(HOME_FILE).run()
     assert at.toggle(key="lecturer-mode").value is False and "present" not in at.query_params
 
 

@@ -36,21 +36,18 @@ def url_path(page_key: str) -> str:
     return Path(PAGE_FILES[page_key]).stem.split("_", 1)[1]
 
 
-_home: list = []  # the home page's st.Page, once Home.py has made it (a page run alone has none)
+HOME_FILE = "app_pages/0_Home.py"
 
 
-def app_pages(home) -> list:
-    """The st.Page of every page, `home` (a function) first, each under its one name."""
-    _home[:] = [st.Page(home, title=APP_TITLE, default=True)]
-    return _home + [st.Page(PAGE_FILES[key], title=TITLES[key], url_path=url_path(key)) for key in ORDER[1:]]
+def app_pages() -> list:
+    """The st.Page of every page, the home page first (served at /), each under its one name."""
+    return [st.Page(HOME_FILE, title=APP_TITLE, default=True)] + [
+        st.Page(PAGE_FILES[key], title=TITLES[key], url_path=url_path(key)) for key in ORDER[1:]]
 
 
-def link_target(page_key: str):
-    """What st.page_link takes for a page: its file; for the home page, a function, its st.Page
-    (or the entrypoint's file when a page runs alone, as in AppTest)."""
-    if page_key != HOME:
-        return PAGE_FILES[page_key]
-    return _home[0] if _home else "Home.py"
+def link_target(page_key: str) -> str:
+    """The file st.page_link takes for a page."""
+    return HOME_FILE if page_key == HOME else PAGE_FILES[page_key]
 
 
 def lecturer_bar(page_key: str) -> None:

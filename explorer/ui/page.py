@@ -15,7 +15,7 @@ import torch
 from explorer.core.actions import Action
 from explorer.core.calls import BackwardSession
 from explorer.errors import ExplorerError, GraphFreedError
-from explorer.functions.lessons import PAGES, Lesson, lessons_on_page
+from explorer.functions.lessons import Lesson, lessons_on_page
 from explorer.drawing.layout import lay_out
 from explorer.core.graph import capture
 from explorer.core.forward import forward_view
