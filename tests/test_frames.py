@@ -374,7 +374,7 @@ def test_standalone_page_takes_the_look():
     session = run_calls(lesson.fn, lesson.defaults, 1)
     dark = standalone_html(build_animation(session, look=look_for(dark=True, presentation=True)), "t")
     assert '<html lang="en" data-theme="dark" class="presentation">' in dark
-    assert '<html lang="en">' in standalone_html(build_animation(session), "t")
+    assert '<html lang="en" data-theme="light">' in standalone_html(build_animation(session), "t")  # named, or a dark system wins
 
 
 OPERATOR_NODES = {"**": "PowBackward", "*": "MulBackward", "+": "AddBackward", "-": "SubBackward", "/": "DivBackward"}

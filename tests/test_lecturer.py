@@ -8,6 +8,7 @@ from explorer.errors import ExplorerError
 from explorer.functions.lessons import get_lesson, square
 from explorer.functions.expr import parse_expression
 from explorer.play.predict import chain_rule_paths, judge
+from explorer.ui.navigation import HOME_FILE
 
 
 # -- the action code a link carries --------------------------------------------------------------
@@ -37,7 +38,7 @@ def test_hand_made_action_codes_are_refused(code):
 
 
 def test_link_reopens_calls_and_zeroing():
-    at = open_app("pages/3_Accumulation.py", {"w": "1", "ops": "bbbzb"})
+    at = open_app("app_pages/3_Accumulation.py", {"w": "1", "ops": "bbbzb"})
     assert metric(at, "w.grad") == "-2"
     assert any("**-2** → **-4** → **-6** → `zero_()` 0 → **-2**" in m.value for m in at.markdown)
     at.button(key="accumulation:accumulation:backward").click().run()
@@ -46,14 +47,14 @@ def test_link_reopens_calls_and_zeroing():
 
 
 def test_bad_link_starts_afresh_with_a_message():
-    at = open_app("pages/1_Gradients.py", {"ops": "xyz"})
+    at = open_app("app_pages/1_Gradients.py", {"ops": "xyz"})
     assert not at.exception
     assert any("afresh" in w.value for w in at.warning)
     assert metric(at, "x.grad") == "None"
 
 
 def test_actions_go_into_the_url():
-    at = open_app("pages/1_Gradients.py")
+    at = open_app("app_pages/1_Gradients.py")
     at.button(key="gradients:requires-grad:backward").click().run()
     at.button(key="gradients:requires-grad:zero").click().run()
     assert at.query_params["ops"] == "bz"
@@ -64,7 +65,7 @@ def test_actions_go_into_the_url():
 
 # -- lecturer mode -----------------------------------------------------------------------------------
 def test_lecturer_mode_from_the_url_and_the_toggle():
-    at = open_app("pages/1_Gradients.py", {"present": "1"})
+    at = open_app("app_pages/1_Gradients.py", {"present": "1"})
     toggle = at.toggle(key="lecturer-mode")
     assert toggle.value is True
     assert any("font-size: 22px" in h.proto.body for h in at.get("html"))
@@ -78,17 +79,17 @@ def test_lecturer_mode_stays_on_across_pages():
     at = open_app("Home.py")
     at.toggle(key="lecturer-mode").set_value(True).run()
     assert at.query_params["present"] == "1"
-    at.switch_page("pages/3_Accumulation.py").run()
+    at.switch_page("app_pages/3_Accumulation.py").run()
     assert at.toggle(key="lecturer-mode").value is True
     assert at.query_params["present"] == "1"
     assert any("font-size: 22px" in h.proto.body for h in at.get("html"))
     at.toggle(key="lecturer-mode").set_value(False).run()
-    at.switch_page("Home.py").run()
+    at.switch_page(HOME_FILE).run()
     assert at.toggle(key="lecturer-mode").value is False and "present" not in at.query_params
 
 
 def test_lecturer_mode_draws_large_type():
-    at = open_app("pages/1_Gradients.py", {"present": "1"})
+    at = open_app("app_pages/1_Gradients.py", {"present": "1"})
     url = at.get("image")[0].proto.imgs[0].url
     import base64
 
@@ -111,7 +112,7 @@ def test_judge_explains_a_missed_path_and_a_missed_factor():
 
 
 def test_predict_wrong_then_right_on_an_exercise():
-    at = open_app("pages/5_Exercises.py", {"lesson": "exercise-1"})
+    at = open_app("app_pages/5_Exercises.py", {"lesson": "exercise-1"})
     key = "exercises:exercise-1"
     assert at.toggle(key=f"{key}:predict").value is True
     assert not at.metric  # hidden until a prediction is checked
@@ -130,14 +131,14 @@ def test_predict_wrong_then_right_on_an_exercise():
 
 
 def test_a_link_to_an_unknown_exercise_says_so():
-    at = open_app("pages/5_Exercises.py", {"lesson": "nope", "ops": "b"})
+    at = open_app("app_pages/5_Exercises.py", {"lesson": "nope", "ops": "b"})
     assert not at.exception
     assert any('"nope" that does not exist' in shown(w.value) for w in at.warning)
     assert "lesson" not in at.query_params and "ops" not in at.query_params  # exercise 1, the default
 
 
 def test_new_values_drop_the_old_animation_step():
-    at = open_app("pages/1_Gradients.py", {"ops": "b", "step": "2"})
+    at = open_app("app_pages/1_Gradients.py", {"ops": "b", "step": "2"})
     assert at.query_params["step"] == "2"  # a deep link keeps its step
     at.text_input(key="gradients:requires-grad:value:x").set_value("5").run()
     assert "step" not in at.query_params and "ops" not in at.query_params
@@ -164,6 +165,6 @@ def test_nothing_agrees_with_an_infinite_gradient():
 
 @pytest.mark.parametrize("step", ["²", "9" * 5000, "-1", "abc"])
 def test_odd_step_in_a_link_does_not_break_the_page(step):
-    at = open_app("pages/1_Gradients.py", {"step": step, "ops": "b"})
+    at = open_app("app_pages/1_Gradients.py", {"step": step, "ops": "b"})
     assert not at.exception
     assert metric(at, "x.grad") == "6"

@@ -235,3 +235,14 @@ def test_each_call_gets_its_own_player():
     at = open_page("gradients", {"ops": "bb"})
     assert json.loads(at.get("bidi_component")[0].proto.json)["calls"] == 2
     assert at.get("bidi_component")[0].proto.id.endswith("player:2")
+
+
+def test_start_over_stays_after_a_refused_same_graph_call():
+    at = open_page("gradients")
+    click(at, "gradients:requires-grad:backward")
+    click(at, "gradients:requires-grad:again")  # the graph was freed: refused
+    error = at.error[0]
+    assert "retain_graph" in shown(error.value) and error.icon.startswith(":material/")  # no emoji to draw as a box
+    assert at.button(key="gradients:requires-grad:reset").label == "Start over"
+    click(at, "gradients:requires-grad:reset")
+    assert metric(at, "x.grad") == "None" and not at.error

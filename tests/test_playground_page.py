@@ -12,7 +12,7 @@ from explorer.values import format_number
 
 def playground(query=None):
     """The playground page in a new AppTest session, opened with these query parameters."""
-    return open_app("pages/6_Playground.py", query)
+    return open_app("app_pages/6_Playground.py", query)
 
 
 def type_expression(at, text):

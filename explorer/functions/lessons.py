@@ -70,6 +70,17 @@ class Lesson:
     expected_calls: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # zero mode -> leaf -> .grad per call
     by_hand: Callable | None = None
     output_name: str = "f"
+    # What the text gives away: shown only once a prediction is checked (or with predict off), so an
+    # exercise asks before it tells.
+    answer: str = ""
+    # Actions (BackwardSession.actions_code) every new session of the lesson starts with: exercise 3
+    # asks about a second call, so its first is already made.
+    prelude: str = ""
+
+    @property
+    def full_text(self) -> str:
+        """Question and answer together, for the exports, which have no prediction to protect."""
+        return f"{self.explanation} {self.answer}".strip()
 
     @property
     def source(self) -> str:
@@ -94,9 +105,9 @@ LESSONS: tuple[Lesson, ...] = (
             "done with it. Squaring `x` leaves behind a small record: a backward node, "
             "`PowBackward0`, that knows how to turn a gradient of the result into a gradient of "
             "`x`. Calling `f.backward()` walks those records from `f` back to `x`, applying the "
-            "chain rule at each one, and writes the answer into `x.grad`. Here the rule for a "
-            "square gives 2·x, so at x = 3 autograd stores 6."
+            "chain rule at each one, and writes the answer into `x.grad`."
         ),
+        answer="Here the rule for a square gives 2·x, so at x = 3 autograd stores 6.",
         fn=square,
         defaults={"x": 3.0},
         expected={"x": 6.0},
@@ -110,9 +121,9 @@ LESSONS: tuple[Lesson, ...] = (
             "When a function depends on more than one tracked tensor, a single `.backward()` "
             "fills in the partial derivative for each of them. The graph branches: the sum node "
             "hands the incoming gradient to both of its inputs unchanged, then each power node "
-            "applies its own rule. For f = x² + y³ that is 2·x for `x` and 3·y² for `y`: "
-            "4 and 3 at x = 2, y = −1."
+            "applies its own rule."
         ),
+        answer="For f = x² + y³ that is 2·x for `x` and 3·y² for `y`: 4 and 3 at x = 2, y = −1.",
         fn=square_plus_cube,
         defaults={"x": 2.0, "y": -1.0},
         expected={"x": 4.0, "y": 3.0},
@@ -124,12 +135,12 @@ LESSONS: tuple[Lesson, ...] = (
         explanation=(
             "`.backward()` never overwrites `.grad`: it adds the new gradient to whatever is "
             "already there. A training loop that builds its loss afresh each step therefore "
-            "piles up gradients unless it clears them between steps. With f = (w − 2)² at "
-            "w = 1 each call contributes −2, so `w.grad` reads −2, then −4, then −6. Clear it "
-            "with `w.grad.zero_()` (the tensor stays, filled with zeros) or by setting "
-            "`w.grad = None` (the tensor goes; the next call creates a new one) and every call "
-            "reads −2 again."
+            "piles up gradients unless it clears them between steps. Clear it with "
+            "`w.grad.zero_()` (the tensor stays, filled with zeros) or by setting `w.grad = None` "
+            "(the tensor goes; the next call creates a new one)."
         ),
+        answer=("With f = (w − 2)² at w = 1 each call contributes −2, so `w.grad` reads −2, then −4, "
+                "then −6; cleared between calls, every call reads −2 again."),
         fn=distance_to_two,
         defaults={"w": 1.0},
         expected={"w": -2.0},
@@ -145,10 +156,10 @@ LESSONS: tuple[Lesson, ...] = (
         title="Checking autograd against a derivative by hand",
         explanation=(
             "Autograd is not magic, and it is worth catching it doing exactly what calculus "
-            "says. For f = x² the derivative is 2·x; at x = 4 that is 8. Below, the number "
-            "PyTorch writes into `x.grad` sits next to the same derivative computed by hand from "
+            "says. Below, the number PyTorch writes into `x.grad` sits next to the same derivative computed by hand from "
             "the value of `x`. Change `x` and watch both move together."
         ),
+        answer="For f = x² the derivative is 2·x; at x = 4 that is 8.",
         fn=square,
         defaults={"x": 4.0},
         expected={"x": 8.0},
@@ -160,10 +171,10 @@ LESSONS: tuple[Lesson, ...] = (
         title="Exercise 1: a polynomial in one variable",
         explanation=(
             "Build f = 3z² + 4z from a tracked `z`, call `.backward()` and read `z.grad`. "
-            "Differentiating by hand gives 6z + 4, which is 34 at z = 5. The graph shows two "
-            "routes from `z` to `f`, one through the square and one through the linear term; "
-            "their gradients meet and are summed before they reach `z.grad`."
+            "The graph shows two routes from `z` to `f`, one through the square and one "
+            "through the linear term; their gradients meet and are summed before they reach `z.grad`."
         ),
+        answer="Differentiating by hand gives 6z + 4, which is 34 at z = 5.",
         fn=quadratic,
         defaults={"z": 5.0},
         expected={"z": 34.0},
@@ -175,9 +186,9 @@ LESSONS: tuple[Lesson, ...] = (
         title="Exercise 2: two variables that interact",
         explanation=(
             "f = 5x² + xy + 2y³ mixes both inputs in the product term, so each partial "
-            "derivative picks up the other variable: ∂f/∂x = 10x + y and ∂f/∂y = x + 6y². At "
-            "x = 1.5, y = −2 autograd gives 13 and 25.5."
+            "derivative picks up the other variable."
         ),
+        answer="∂f/∂x = 10x + y and ∂f/∂y = x + 6y². At x = 1.5, y = −2 autograd gives 13 and 25.5.",
         fn=two_variable_polynomial,
         defaults={"x": 1.5, "y": -2.0},
         expected={"x": 13.0, "y": 25.5},
@@ -188,10 +199,14 @@ LESSONS: tuple[Lesson, ...] = (
         page="exercises",
         title="Exercise 3: the same function, called again",
         explanation=(
-            "Run exercise 2's backward a second time. If you first clear both gradients "
-            "(`x.grad.zero_(); y.grad.zero_()`) you read 13 and 25.5 again. Skip the clearing "
-            "and the second call adds onto the first: 26 and 51."
+            "Exercise 2's function, with its `.backward()` already called once: `x.grad` and "
+            "`y.grad` hold what that call put there. First predict what they read after a second "
+            "call, without clearing them. Then clear both (`.grad.zero_()`) and predict what they "
+            "read after calling again."
         ),
+        answer=("The second call adds onto the first: 26 and 51. Cleared first "
+                "(`x.grad.zero_(); y.grad.zero_()`), the next call reads 13 and 25.5 again."),
+        prelude="b",
         fn=two_variable_polynomial,
         defaults={"x": 1.5, "y": -2.0},
         expected={"x": 13.0, "y": 25.5},
@@ -206,9 +221,9 @@ LESSONS: tuple[Lesson, ...] = (
         page="exercises",
         title="Exercise 4: autograd against the textbook",
         explanation=(
-            "For f = 7x² the textbook derivative is 14x. At x = 3 both autograd and the "
-            "formula give 42."
+            "For f = 7x², find the textbook derivative, and hold it against autograd's."
         ),
+        answer="The textbook derivative is 14x. At x = 3 both autograd and the formula give 42.",
         fn=seven_x_squared,
         defaults={"x": 3.0},
         expected={"x": 42.0},

@@ -20,6 +20,7 @@ from typing import Any, Callable
 from explorer.core.actions import NO_ZEROING, Action, zeroing
 from explorer.core.backward import BackwardPass
 from explorer.core.calls import BackwardSession, HistoryEntry, run_calls
+from explorer.core.forward import ForwardView, forward_view
 from explorer.core.graph import Graph
 from explorer.core.report import session_report
 from explorer.drawing.diagram import Diagram, diagram_of_pass
@@ -59,6 +60,8 @@ class Trace:
     history: tuple[HistoryEntry, ...]
     recipe: Recipe | None = None  # how a notebook rebuilds it; None: no notebook for this function
     final_grads: dict[str, Any] | None = None  # every element of each leaf's .grad at the end
+    # The forward pass, line by line, for the HTML player's panel beside the graph (as in the app).
+    forward: ForwardView | None = None
 
     def full_grads(self) -> dict[str, Any]:
         return dict(self.final_grads or {})
@@ -72,8 +75,9 @@ class Trace:
 def trace_of(session: BackwardSession, name: str, title: str, recipe: Recipe | None = None) -> Trace:
     """Copy what an export needs out of a session, now (builds the graph if no call was made yet)."""
     graph = session.passes[-1].graph if session.passes else session.graph()
+    forward = forward_view(session.fn, session.leaves, session.output_name) if session.passes else None
     return Trace(name, title, dict(session.values), graph, tuple(session.passes), tuple(session.history), recipe,
-                 session.full_grads())
+                 session.full_grads(), forward)
 
 
 def calls_and_zeroing(session: BackwardSession) -> tuple[int, str]:
@@ -130,7 +134,7 @@ def pdf_bytes(trace: Trace) -> bytes:
 def html_bytes(trace: Trace) -> bytes:
     if not trace.passes:
         raise ExplorerError("There is nothing to animate yet: call .backward() once first.")
-    return standalone_html(build_animation(trace), trace.title).encode("utf-8")
+    return standalone_html(build_animation(trace, forward=trace.forward), trace.title).encode("utf-8")
 
 
 def json_bytes(trace: Trace) -> bytes:

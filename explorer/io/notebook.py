@@ -120,7 +120,7 @@ def lesson_recipe(lesson: Lesson, values: dict[str, Any] | None = None, calls: i
                   steps: tuple[tuple[Action, bool], ...] | None = None) -> Recipe:
     return Recipe(
         title=lesson.title,
-        explanation=lesson.explanation,
+        explanation=lesson.full_text,
         definition=lesson.source.rstrip("\n"),
         function=lesson.fn.__name__,
         fn=lesson.fn,

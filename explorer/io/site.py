@@ -84,7 +84,7 @@ def lesson_page(lesson: Lesson, before: Lesson | None = None, after: Lesson | No
     times = "once" if calls == 1 else f"{calls} times without clearing <code>.grad</code>"
     text = (
         f'<nav class="site-nav">{" ".join(links)}</nav>\n'
-        f'<section class="lesson-text">{markdown_html(lesson.explanation)}</section>\n'
+        f'<section class="lesson-text">{markdown_html(lesson.full_text)}</section>\n'
         f'<pre class="lesson-code"><code>{html.escape(lesson.source.rstrip())}</code></pre>\n'
         f'<p class="lesson-run">At {html.escape(values)}, <code>.backward()</code> called {times}: '
         f'{grads} (from PyTorch). The player shows the last call.</p>\n'
@@ -98,7 +98,7 @@ def index_page(lessons: list[Lesson]) -> str:
     for page_key, (page_title, line) in PAGES.items():
         items = "".join(
             f'<li><a href="{page_name(lesson)}">{html.escape(lesson.title)}</a>'
-            f"<p>{_first_sentence(lesson.explanation)}</p></li>"
+            f"<p>{_first_sentence(lesson.full_text)}</p></li>"
             for lesson in lessons if lesson.page == page_key)
         if items:
             sections.append(f"<h2>{html.escape(page_title)}</h2>\n<p>{html.escape(line)}</p>\n"

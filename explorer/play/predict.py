@@ -47,10 +47,12 @@ class Path:
 class Verdict:
     leaf: str
     guess: float
-    autograd: float
+    autograd: float  # what .grad holds after the call: the number the student predicts
     by_hand: float | None
     paths: list[Path] = field(default_factory=list)
     explanation: str = ""
+    added: float | None = None  # what the call added, when .grad already held something before it
+    held: float | None = None  # what .grad held before the call (None: no .grad, or zeros)
 
     @property
     def correct(self) -> bool:
@@ -90,13 +92,36 @@ def chain_rule_paths(record: BackwardPass, leaf_name: str) -> list[Path]:
     return paths
 
 
-def judge(guess: float, leaf_name: str, record: BackwardPass, by_hand: float | None = None) -> Verdict:
-    """Compare a guess with autograd's gradient for one leaf, and explain a wrong one."""
+def judge(guess: float, leaf_name: str, record: BackwardPass, by_hand: float | None = None,
+          held: float | None = None, grad_after: float | None = None) -> Verdict:
+    """Compare a guess of what `.grad` reads after the call `record` with what it reads, and explain
+    a wrong one. `held` is the leaf's .grad just before that call and `grad_after` PyTorch's .grad just
+    after it; without them .grad held nothing, and reads what the call adds."""
     target = record.graph.accumulator_of(record.graph.leaf_named(leaf_name).id)
-    autograd = next(event.grads_in[0] for event in record.events if event.node == target)  # what this call adds
-    verdict = Verdict(leaf_name, guess, autograd, by_hand, chain_rule_paths(record, leaf_name))
-    verdict.explanation = _explain(verdict)
+    added = next(event.grads_in[0] for event in record.events if event.node == target)  # what this call adds
+    paths = chain_rule_paths(record, leaf_name)
+    if not held:  # None or zeros: .grad reads exactly what the call adds
+        verdict = Verdict(leaf_name, guess, added if grad_after is None else grad_after, by_hand, paths)
+        verdict.explanation = _explain(verdict)
+        return verdict
+    verdict = Verdict(leaf_name, guess, grad_after, by_hand, paths, added=added, held=held)
+    verdict.explanation = _explain_accumulated(verdict)
     return verdict
+
+
+def _explain_accumulated(verdict: Verdict) -> str:
+    """A call onto a .grad that already held something: the usual slip is to predict one call's worth."""
+    name, held, added, after = verdict.leaf, verdict.held, verdict.added, verdict.autograd
+    sum_text = f"{format_number(held)} + {format_number(added)} = {format_number(after)}"
+    if verdict.correct:
+        return f"Right: {name}.grad = {sum_text}, what it held plus what the call added."
+    if agrees(verdict.guess, added):
+        return (f"You predicted what one call adds; {name}.grad already held {format_number(held)} and "
+                f".backward() adds: {sum_text}.")
+    # Otherwise judge the part the call added as a guess of its own, with the usual explanations.
+    alone = Verdict(name, verdict.guess - held, added, verdict.by_hand, verdict.paths)
+    return (f"{name}.grad already held {format_number(held)} and .backward() adds: {sum_text}. "
+            f"For the part this call adds: {_explain(alone)}")
 
 
 def _explain(verdict: Verdict) -> str:

@@ -7,19 +7,24 @@ import html
 import streamlit as st
 
 from explorer.drawing.legend import Palette, legend_items
+from explorer.ui.navigation import APP_TITLE, FAVICON, TITLES, lecturer_bar, replace_in_page_history
 from explorer.ui.state import current_look, presentation_toggle, start_url
 
-APP_TITLE = "Autograd Explorer"
 
-
-def setup_page(title: str, heading: bool = True) -> None:
-    """Page configuration, the shared sidebar, and the title (unless the page writes its own)."""
+def setup_page(page_key: str) -> None:
+    """Page configuration, the shared sidebar, lecturer mode's bar, and the title: the page's one name."""
+    title = TITLES[page_key]
     page_title = APP_TITLE if title == APP_TITLE else f"{title} · {APP_TITLE}"
-    st.set_page_config(page_title=page_title, page_icon="∂", layout="wide")
+    st.set_page_config(page_title=page_title, page_icon=FAVICON, layout="wide")
+    replace_in_page_history()
     start_url()
-    presentation_toggle()
-    if heading:
-        st.title(title)
+    lecturer = presentation_toggle()
+    # The bar's container is there in both modes, so switching never moves the elements after it: a
+    # moved player is a new one, and lost the step the student had stepped to.
+    with st.container():
+        if lecturer:
+            lecturer_bar(page_key)
+    st.title(title)
     with st.sidebar:
         st.markdown(f"**{APP_TITLE}**: what PyTorch's autograd really does, on real tensors.")
         st.markdown(legend_html(current_look().palette), unsafe_allow_html=True)

@@ -1,10 +1,10 @@
 """Where each page lives, so links between pages are written once."""
 
 PAGE_FILES = {
-    "gradients": "pages/1_Gradients.py",
-    "several-variables": "pages/2_Several_variables.py",
-    "accumulation": "pages/3_Accumulation.py",
-    "by-hand": "pages/4_Checking_by_hand.py",
-    "exercises": "pages/5_Exercises.py",
-    "playground": "pages/6_Playground.py",
+    "gradients": "app_pages/1_Gradients.py",
+    "several-variables": "app_pages/2_Several_variables.py",
+    "accumulation": "app_pages/3_Accumulation.py",
+    "by-hand": "app_pages/4_Checking_by_hand.py",
+    "exercises": "app_pages/5_Exercises.py",
+    "playground": "app_pages/6_Playground.py",
 }

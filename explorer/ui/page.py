@@ -15,7 +15,7 @@ import torch
 from explorer.core.actions import Action
 from explorer.core.calls import BackwardSession
 from explorer.errors import ExplorerError, GraphFreedError
-from explorer.functions.lessons import PAGES, Lesson, lessons_on_page
+from explorer.functions.lessons import Lesson, lessons_on_page
 from explorer.drawing.layout import lay_out
 from explorer.core.graph import capture
 from explorer.core.forward import forward_view
@@ -39,12 +39,14 @@ TORCHVIZ_MAX_NODES = 300  # beyond this, torchviz's layout may take minutes (see
 
 def lesson_page(page_key: str) -> None:
     """A page of the seed lesson: one lesson, or a chooser when several share the page."""
-    title, _ = PAGES[page_key]
-    setup_page(title, heading=False)
+    setup_page(page_key)
     try:
         lessons = lessons_on_page(page_key)
-        lesson = _choose_lesson(lessons, page_key) if len(lessons) > 1 else lessons[0]
-        st.title(lesson.title)
+        if len(lessons) > 1:  # a page of several lessons: the chosen one's title under the page's
+            lesson = _choose_lesson(lessons, page_key)
+            st.subheader(lesson.title)
+        else:
+            lesson = lessons[0]
         st.markdown(lesson.explanation)
         explore(lesson.fn, lesson.variables, lesson.defaults, key=f"{page_key}:{lesson.id}",
                 output_name=lesson.output_name, lesson=lesson, code=lesson.source)
@@ -94,15 +96,18 @@ def explore(fn: Callable[..., torch.Tensor], variables: list[str], defaults: dic
         except ExplorerError as error:
             st.error(literal(str(error)))
             return None
-    session = _session_for(fn, values, key, output_name)
-    beside = _backward_controls(session, key)
+    prelude = lesson.prelude if lesson else ""
+    session = _session_for(fn, values, key, output_name, prelude)
+    beside = _backward_controls(session, key, prelude)
     try:
         if predict_first(session, key, lesson, beside):
+            if lesson is not None and lesson.answer:
+                st.markdown(lesson.answer)
             _show_results(session, key, lesson)
             download_buttons(session, lesson.title if lesson else "playground", lesson=lesson, key=f"{key}:downloads")
     except ExplorerError as error:
         st.error(literal(str(error)))
-    record_actions(session)
+    record_actions(session, prelude)
     share_link()
     return session
 
@@ -129,8 +134,17 @@ def _value_inputs(variables: list[str], defaults: dict, key: str, parse=parse_nu
     return None if problems else values
 
 
-def _session_for(fn, values: dict, key: str, output_name: str) -> BackwardSession:
-    """This student's leaves. New values mean new leaf tensors, so .grad starts again at None."""
+def _new_session(fn, values: dict, output_name: str, prelude: str) -> BackwardSession:
+    """Fresh leaves, with the lesson's prelude (exercise 3's first call) already made."""
+    session = BackwardSession(fn, dict(values), output_name)
+    if prelude:
+        session.replay(prelude)
+    return session
+
+
+def _session_for(fn, values: dict, key: str, output_name: str, prelude: str = "") -> BackwardSession:
+    """This student's leaves. New values mean new leaf tensors, so .grad starts again at None
+    (or at the prelude's). A link's actions replace the prelude: they were recorded with it."""
     state_key = f"{key}:session"
     held = st.session_state.get(state_key)
     # The key already names the function. repr tells -0.0 from 0.0, which == does not (1/x differs).
@@ -138,42 +152,53 @@ def _session_for(fn, values: dict, key: str, output_name: str) -> BackwardSessio
         if held is not None:
             forget_step()  # the old leaves' animation step means nothing for the new ones
         held = BackwardSession(fn, dict(values), output_name)
+        if not restore_actions(held, page=key.split(":")[0]) and prelude:
+            held.replay(prelude)
         st.session_state[state_key] = held
-        restore_actions(held, page=key.split(":")[0])
     return held
 
 
-def _backward_controls(session: BackwardSession, key: str):
+def _backward_controls(session: BackwardSession, key: str, prelude: str = ""):
     """The action buttons; returns the free column beside the retain_graph box, for the predict toggle."""
     names = list(session.leaves)
     grads = ", ".join(f"{n}.grad" for n in names)
     buttons = st.columns([1.3, 1, 1, 1.5, 0.8])
     options = st.columns(2)
     retain = options[0].checkbox("retain_graph=True (keep the saved values for another pass)", key=f"{key}:retain")
+    # Every button is drawn before any runs: a refused call raised out of the row and took the
+    # buttons after it (Start over among them) off the page until the next rerun.
+    clicked = {
+        "backward": buttons[0].button("Call .backward()", key=f"{key}:backward", type="primary",
+                                      help="Build f again from the same leaves and run a real backward pass"),
+        "zero": buttons[1].button(".grad.zero_()", key=f"{key}:zero", help=f"Fill {grads} with zeros, in place"),
+        "none": buttons[2].button(".grad = None", key=f"{key}:none", help=f"Drop {grads}; the next call makes new ones"),
+        "again": buttons[3].button("Backward again, same graph", key=f"{key}:again",
+                                   help="Call .backward() on the last output without building it again"),
+        "reset": buttons[4].button("Start over", key=f"{key}:reset", help="New leaves, no history"),
+    }
     try:
-        if buttons[0].button("Call .backward()", key=f"{key}:backward", type="primary",
-                             help="Build f again from the same leaves and run a real backward pass"):
+        if clicked["backward"]:
             forget_step()
             session.backward(retain_graph=retain)
             st.session_state[f"{key}:called"] = True  # this run's player is a new call's: it plays once
-        if buttons[1].button(".grad.zero_()", key=f"{key}:zero", help=f"Fill {grads} with zeros, in place"):
+        if clicked["zero"]:
             session.zero_grad(Action.ZERO)
-        if buttons[2].button(".grad = None", key=f"{key}:none", help=f"Drop {grads}; the next call makes new ones"):
+        if clicked["none"]:
             session.zero_grad(Action.SET_NONE)
-        if buttons[3].button("Backward again, same graph", key=f"{key}:again",
-                             help="Call .backward() on the last output without building it again"):
+        if clicked["again"]:
             forget_step()
             session.backward_same_graph(retain_graph=retain)
             st.session_state[f"{key}:called"] = True
-        if buttons[4].button("Start over", key=f"{key}:reset", help="New leaves, no history"):
-            fresh = BackwardSession(session.fn, dict(session.values), session.output_name)
+        if clicked["reset"]:
+            fresh = _new_session(session.fn, session.values, session.output_name, prelude)
             st.session_state[f"{key}:session"] = fresh
             forget_step()
-            record_actions(fresh)  # no actions: ops leaves the link
+            record_actions(fresh, prelude)  # no actions but the prelude's: ops leaves the link
             write_url()  # st.rerun() ends this run here
             st.rerun()
     except GraphFreedError as error:
-        st.error(literal(str(error)), icon="🛑")
+        # A Material icon: the stop-sign emoji drew as an empty box on machines without an emoji font.
+        st.error(literal(str(error)), icon=":material/block:")
     except ExplorerError as error:
         st.error(literal(str(error)))
     return options[1]

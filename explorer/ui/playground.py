@@ -20,7 +20,7 @@ KEY = "playground"
 
 
 def playground_page() -> None:
-    setup_page("Playground")
+    setup_page(KEY)
     try:
         _playground()
     finally:

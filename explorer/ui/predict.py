@@ -1,11 +1,14 @@
 """Predict, then reveal: the student types the gradient they expect before autograd's is shown.
 
-The check runs a real backward call if none has been made yet, then compares each guess with
-the gradient that call produced (explorer/predict.py explains a wrong one with PyTorch's own
-numbers). Each check counts in the session's score.
+The student predicts what `.grad` reads after the next call; the check makes that real backward
+call and compares each guess with `.grad` after it (explorer/play/predict.py explains a wrong one
+with PyTorch's own numbers, including "you predicted one call's worth" when .grad already held
+something). Each check counts in the session's score.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import streamlit as st
 
@@ -35,49 +38,78 @@ def predict_first(session: BackwardSession, key: str, lesson: Lesson | None, tog
     if any(leaf.numel() != 1 for leaf in session.leaves.values()):
         st.caption("Predicting works with variables that hold a single number.")
         return True
-    st.markdown("**Your prediction.** What will a `.backward()` call add to each gradient?")
+    st.markdown(f"**Your prediction.** {_now(session)} What will it read after the next `.backward()` call?")
     columns = st.columns(len(session.leaves) + 1)
     guesses, problems = {}, []
     for column, name in zip(columns, session.leaves):
-        text = column.text_input(f"∂f/∂{name} =", key=f"{key}:guess:{name}", placeholder="a number")
+        text = column.text_input(f"{name}.grad =", key=f"{key}:guess:{name}", placeholder="a number")
         try:
-            guesses[name] = parse_number(text, f"your guess for ∂f/∂{name}")
+            guesses[name] = parse_number(text, f"your guess for {name}.grad")
         except ExplorerError as error:
             problems.append(str(error))
-    checked = columns[-1].button("Check my prediction", key=f"{key}:check", type="primary")
-    revealed_key = f"{key}:revealed"  # (the session they were checked on, the verdicts)
+    checked = columns[-1].button("Check my prediction", key=f"{key}:check", type="primary",
+                                 help="Makes that .backward() call and compares .grad with your guess")
+    revealed_key = f"{key}:revealed"
     if checked:
         if problems:
             for problem in problems:
                 st.error(literal(problem))
         else:
-            st.session_state[revealed_key] = (session, _check(session, guesses, lesson, key))
-    checked_on, verdicts = st.session_state.get(revealed_key, (None, None))
-    if checked_on is not session:  # nothing checked yet, or new values or start over since: predict again
+            st.session_state[revealed_key] = _check(session, guesses, lesson, key, st.session_state.get(revealed_key))
+    check = st.session_state.get(revealed_key)
+    if check is None or check.session is not session:  # nothing checked yet, or new values or start over since
         st.info("The gradients stay hidden until you check a prediction.")
         return False
-    _show_verdicts(verdicts)
+    _show_verdicts(check.verdicts)
     return True
 
 
-def _check(session: BackwardSession, guesses: dict[str, float], lesson: Lesson | None, key: str) -> list:
-    if not session.passes:
+def _now(session: BackwardSession) -> str:
+    """What .grad holds now, in words and without its numbers, which are the answer's half."""
+    grads = [leaf.grad for leaf in session.leaves.values()]
+    if all(grad is None for grad in grads):
+        return "`.grad` is None now."
+    if all(grad is not None and not grad.any() for grad in grads):
+        return "`.grad` holds zeros now."
+    return "`.grad` already holds what the calls so far added, not cleared."
+
+
+@dataclass
+class Checked:
+    """A checked prediction: the session and action count it was made at, the .grad each leaf held
+    before the call the check made, and the verdicts."""
+    session: BackwardSession
+    actions: int
+    held: dict[str, float | None]
+    verdicts: list
+
+
+def _check(session: BackwardSession, guesses: dict[str, float], lesson: Lesson | None, key: str,
+           last: Checked | None) -> Checked:
+    """Make the call the prediction is about and judge the guesses against .grad after it. Checked
+    again with nothing done since (a second try), the guesses are judged against that same call."""
+    if last is not None and last.session is session and last.actions == len(session.history):
+        held = last.held
+    else:
+        held = {name: (leaf.grad.item() if leaf.grad is not None else None) for name, leaf in session.leaves.items()}
         session.backward()
     record = session.passes[-1]
+    after = session.grads()
     by_hand = lesson.by_hand(**{n: leaf.item() for n, leaf in session.leaves.items()}) if lesson and lesson.by_hand else {}
-    verdicts = [judge(guess, name, record, by_hand.get(name)) for name, guess in guesses.items()]
+    verdicts = [judge(guess, name, record, by_hand.get(name), held=held[name], grad_after=after[name])
+                for name, guess in guesses.items()]
     # The same guesses checked again on the same call score once: clicking twice is not two answers.
     attempt = (id(session), len(session.passes), tuple(sorted(guesses.items())))
     if st.session_state.get(f"{key}:scored") != attempt:
         st.session_state[f"{key}:scored"] = attempt
         right, checked = st.session_state.get(SCORE_KEY, (0, 0))
         st.session_state[SCORE_KEY] = (right + all(v.correct for v in verdicts), checked + 1)
-    return verdicts
+    return Checked(session, len(session.history), held, verdicts)
 
 
 def _show_verdicts(verdicts: list) -> None:
-    st.table([{"leaf": v.leaf, "your guess": format_number(v.guess), "autograd": format_number(v.autograd),
-               "by hand": format_number(v.by_hand) if v.by_hand is not None else "—",
+    st.table([{"leaf": v.leaf, "your guess": format_number(v.guess), ".grad after the call": format_number(v.autograd),
+               "by hand (one call)": format_number(v.by_hand) if v.by_hand is not None else "—",
                "result": "right" if v.correct else "not quite"} for v in verdicts])
     for verdict in verdicts:
         (st.success if verdict.correct else st.warning)(verdict.explanation)

@@ -109,23 +109,27 @@ def current_look() -> Look:
     return look_for(dark=is_dark(), presentation=bool(st.session_state.get(PRESENT_STORE)))
 
 
-def restore_actions(session: BackwardSession, page: str) -> None:
+def restore_actions(session: BackwardSession, page: str) -> bool:
     """Replay the link's actions on the page's first session, once: a session made later (new values,
-    another exercise, another expression) starts clean, and its own actions replace the link's."""
+    another exercise, another expression) starts clean, and its own actions replace the link's.
+    Returns whether the link's actions were replayed."""
     restored = f"{page}:restored"
     if st.session_state.get(restored):
-        return
+        return False
     st.session_state[restored] = True
     code = url().get(ACTIONS, "")
     if code:
         try:
             session.replay(code)
+            return True
         except ExplorerError as error:
             st.warning(literal(str(error)))
+    return False
 
 
-def record_actions(session: BackwardSession) -> None:
-    keep_in_url(ACTIONS, session.actions_code(), default="")
+def record_actions(session: BackwardSession, prelude: str = "") -> None:
+    """The session's actions into the link; a lesson's prelude, which every new session makes, goes without saying."""
+    keep_in_url(ACTIONS, session.actions_code(), default=prelude)
 
 
 def start_step() -> int | None:

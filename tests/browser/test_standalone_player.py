@@ -16,6 +16,7 @@ from explorer.core.calls import BackwardSession, run_calls
 from explorer.errors import GraphFreedError
 from explorer.play.frames import build_animation
 from explorer.functions.lessons import get_lesson
+from explorer.drawing.legend import look_for
 from explorer.values import format_number
 from support import close
 
@@ -222,3 +223,30 @@ def test_frame_advance_is_cheap_on_a_500_node_graph(offline, tmp_path):
     text = page.locator(f"text.grad-value[data-leaf='{x_leaf}']").text_content()
     assert text == f"grad = {format_number(session.leaves['x'].grad.item())}"
     screenshot(page, "player-chain-500-end")
+
+
+def exported_html(tmp_path, lesson_id: str) -> str:
+    """The HTML export of a lesson after one call, as the app's download writes it, opened from disk."""
+    from explorer.io.export import html_bytes, trace_of
+
+    lesson = get_lesson(lesson_id)
+    path = tmp_path / "export.html"
+    path.write_bytes(html_bytes(trace_of(run_calls(lesson.fn, lesson.defaults, 1), lesson.id, lesson.title)))
+    return path.as_uri()
+
+
+def test_the_html_export_has_the_forward_pass_panel(offline, tmp_path):
+    offline.goto(exported_html(tmp_path, "exercise-2"))
+    panel = offline.locator(".agp-forward")
+    panel.wait_for(state="visible")
+    assert panel.locator(".agp-forward-steps li").count() >= 1
+
+
+def test_a_light_export_stays_light_under_a_dark_system_preference(offline, tmp_path):
+    offline.emulate_media(color_scheme="dark")
+    offline.goto(exported_html(tmp_path, "requires-grad"))
+    offline.wait_for_selector(".agp-root")
+    light = look_for(dark=False).palette.background  # the graph's own background in the light look
+    as_rgb = "rgb({}, {}, {})".format(*(int(light[i:i + 2], 16) for i in (1, 3, 5)))
+    assert offline.eval_on_selector("body", "e => getComputedStyle(e).backgroundColor") == as_rgb
+    screenshot(offline, "export-light-under-dark-preference")

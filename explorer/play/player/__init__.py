@@ -37,6 +37,8 @@ PAGE_CSS = """
     --st-primary-color: #3b82f6;
   }
 }
+/* A page exported with a light look is light whatever the reader's system prefers. */
+:root[data-theme="light"] { color-scheme: light; }
 /* A page exported with a dark look is dark whatever the reader's system prefers. */
 :root[data-theme="dark"] {
   color-scheme: dark;
@@ -126,7 +128,9 @@ def standalone_html(animation: Animation, title: str) -> str:
     # In a <script> element only "</" can end it early; "<\/" means the same inside a JSON string.
     data = json_text(animation.to_dict(), indent=None, ensure_ascii=False).replace("</", "<\\/")
     escaped_title = html.escape(title)
-    theme = ' data-theme="dark"' if animation.dark else ""
+    # Always named: a light export without it took the dark colours from a dark system preference,
+    # a dark frame round its white graph.
+    theme = f' data-theme="{"dark" if animation.dark else "light"}"'
     presentation = ' class="presentation"' if animation.presentation else ""
     return f"""<!DOCTYPE html>
 <html lang="en"{theme}{presentation}>

@@ -1,0 +1,3 @@
+from explorer.ui.home import home_page
+
+home_page()

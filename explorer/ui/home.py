@@ -1,0 +1,28 @@
+"""The home page: what the explorer is, and a link to every page under its one name."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from explorer.functions.lessons import EXTRA_PAGES, PAGES
+from explorer.ui.common import setup_page
+from explorer.ui.navigation import HOME, link_target
+from explorer.ui.state import PRESENT, url, write_url
+
+
+def home_page() -> None:
+    setup_page(HOME)
+    st.markdown(
+        "PyTorch's autograd records every operation on a tensor created with `requires_grad=True`, "
+        "and `.backward()` runs that record in reverse to compute gradients. This explorer lets you "
+        "watch it happen on real tensors: the graph autograd built, the order in which the engine "
+        "visits its nodes, the gradient that travels along each edge, and how `.grad` grows every "
+        "time you call `.backward()` again. Every number on these pages is computed by PyTorch."
+    )
+    # Lecturer mode travels with the links, so a page opens in it at once, in one step of the browser's history.
+    carried = {PRESENT: url()[PRESENT]} if PRESENT in url() else None
+    for heading, pages in (("The lesson", PAGES), ("Your own functions", EXTRA_PAGES)):
+        st.subheader(heading)
+        for page_key, (title, blurb) in pages.items():
+            st.page_link(link_target(page_key), label=f"**{title}**: {blurb}", query_params=carried)
+    write_url()  # lecturer mode in the address, in one update
