@@ -90,3 +90,12 @@ def within_ratio(label: str, seconds: float, baseline: float, most: float) -> fl
     # the garbage collector) is a ratio of thousands; only work that also takes a real second fails.
     assert ratio <= most or seconds < BLOW_UP_SECONDS, f"{label}: {ratio:.0f}x the baseline (at most {most:.0f}x)"
     return ratio
+
+
+def players(at) -> list:
+    """The page's backward players (components v2), not an empty one mounted before any call only to
+    load its code early (its data is {"preload": true}) nor any other component."""
+    import json
+
+    return [element for element in at.get("bidi_component")
+            if element.proto.component_name.endswith("backward_player") and "preload" not in json.loads(element.proto.json)]

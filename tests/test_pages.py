@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from support import ROOT, metric, open_app, shown
+from support import ROOT, metric, open_app, shown, players
 from explorer.functions.lessons import EXTRA_PAGES, PAGES, lessons_on_page
 from explorer.ui.links import PAGE_FILES
 
@@ -24,15 +24,15 @@ def open_page(page_key, query=None, predict=False):
 
 def graph_svg(at):
     """The SVG of the page's graph: the player's data after a call, else an st.image of dot's SVG."""
-    players = at.get("bidi_component")
-    if players:
-        return html.unescape(json.loads(players[0].proto.json)["svg"])
+    mounted = players(at)
+    if mounted:
+        return html.unescape(json.loads(mounted[0].proto.json)["svg"])
     url = at.get("image")[0].proto.imgs[0].url
     return html.unescape(base64.b64decode(url.split(",", 1)[1]).decode("utf-8"))
 
 
 def player_data(at):
-    return json.loads(at.get("bidi_component")[0].proto.json)
+    return json.loads(players(at)[0].proto.json)
 
 
 def click(at, key):
@@ -152,7 +152,7 @@ def test_an_overflowing_value_is_shown_and_explained():
     at = open_page("gradients", {"x": "1e20", "ops": "b"})
     assert not at.exception and metric(at, "f") == "inf" and metric(at, "x.grad") == "2e+20"
     assert any("not finite" in warning.value and "float32" in warning.value for warning in at.warning)
-    data = json.loads(at.get("bidi_component")[0].proto.json, parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
+    data = json.loads(players(at)[0].proto.json, parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
     assert data["history"]["entries"][-1]["texts"]["x"] == "2e+20"
 
 
@@ -233,8 +233,8 @@ def test_switching_exercises_opens_the_new_one_at_its_own_values():
 
 def test_each_call_gets_its_own_player():
     at = open_page("gradients", {"ops": "bb"})
-    assert json.loads(at.get("bidi_component")[0].proto.json)["calls"] == 2
-    assert at.get("bidi_component")[0].proto.id.endswith("player:2")
+    assert json.loads(players(at)[0].proto.json)["calls"] == 2
+    assert players(at)[0].proto.id.endswith("player:2")
 
 
 def test_start_over_stays_after_a_refused_same_graph_call():
