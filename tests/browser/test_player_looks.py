@@ -191,7 +191,9 @@ def test_dark_theme_graph_and_controls(offline, tmp_path):
 def test_light_look_keeps_its_light_graph():
     lesson, _, _, animation = lesson_animation("requires-grad")
     assert not animation.dark and not animation.presentation
-    assert '<html lang="en">' in standalone_html(animation, "x")  # the page follows the system
+    # A light export stays light whatever the reader's system prefers: a dark page around the
+    # white graph read as a dark frame (the export-under-dark-preference test shows the page).
+    assert '<html lang="en" data-theme="light">' in standalone_html(animation, "x")
 
 
 # -- deep links ---------------------------------------------------------------------------------
