@@ -25,6 +25,7 @@ from explorer.drawing.torchviz_view import TORCHVIZ_CALL, torchviz_dot
 from explorer.ui.common import setup_page, show_svg
 from explorer.ui.downloads import download_buttons
 from explorer.ui.player import preload_player, show_player
+from explorer.ui.presses import listen_for_presses, new_presses, show_counter
 from explorer.play.tables import (accumulation_strip, by_hand_rows, calls_since_zeroing, events_table, history_table,
                                   overflowed)
 from explorer.ui.predict import predict_first
@@ -165,42 +166,47 @@ def _backward_controls(session: BackwardSession, key: str, prelude: str = ""):
     buttons = st.columns([1.3, 1, 1, 1.5, 0.8])
     options = st.columns(2)
     retain = options[0].checkbox("retain_graph=True (keep the saved values for another pass)", key=f"{key}:retain")
+    labels = {"backward": "Call .backward()", "zero": ".grad.zero_()", "none": ".grad = None",
+              "again": "Backward again, same graph", "reset": "Start over"}
+    helps = {"backward": "Build f again from the same leaves and run a real backward pass",
+             "zero": f"Fill {grads} with zeros, in place", "none": f"Drop {grads}; the next call makes new ones",
+             "again": "Call .backward() on the last output without building it again",
+             "reset": "New leaves, no history"}
+    listen_for_presses(key, {f"{key}:{name}": name for name in labels}, f"{key}:retain")
     # Every button is drawn before any runs: a refused call raised out of the row and took the
     # buttons after it (Start over among them) off the page until the next rerun.
-    clicked = {
-        "backward": buttons[0].button("Call .backward()", key=f"{key}:backward", type="primary",
-                                      help="Build f again from the same leaves and run a real backward pass"),
-        "zero": buttons[1].button(".grad.zero_()", key=f"{key}:zero", help=f"Fill {grads} with zeros, in place"),
-        "none": buttons[2].button(".grad = None", key=f"{key}:none", help=f"Drop {grads}; the next call makes new ones"),
-        "again": buttons[3].button("Backward again, same graph", key=f"{key}:again",
-                                   help="Call .backward() on the last output without building it again"),
-        "reset": buttons[4].button("Start over", key=f"{key}:reset", help="New leaves, no history"),
-    }
-    try:
-        if clicked["backward"]:
-            forget_step()
-            session.backward(retain_graph=retain)
-            st.session_state[f"{key}:called"] = True  # this run's player is a new call's: it plays once
-        if clicked["zero"]:
-            session.zero_grad(Action.ZERO)
-        if clicked["none"]:
-            session.zero_grad(Action.SET_NONE)
-        if clicked["again"]:
-            forget_step()
-            session.backward_same_graph(retain_graph=retain)
-            st.session_state[f"{key}:called"] = True
-        if clicked["reset"]:
-            fresh = _new_session(session.fn, session.values, session.output_name, prelude)
-            st.session_state[f"{key}:session"] = fresh
-            forget_step()
-            record_actions(fresh, prelude)  # no actions but the prelude's: ops leaves the link
-            write_url()  # st.rerun() ends this run here
-            st.rerun()
-    except GraphFreedError as error:
-        # A Material icon: the stop-sign emoji drew as an empty box on machines without an emoji font.
-        st.error(literal(str(error)), icon=":material/block:")
-    except ExplorerError as error:
-        st.error(literal(str(error)))
+    triggered = [name for column, name in zip(buttons, labels)
+                 if column.button(labels[name], key=f"{key}:{name}", help=helps[name],
+                                  type="primary" if name == "backward" else "secondary")]
+    started_over = False
+    # Each press once, in order (presses.py).
+    for press in new_presses(key, set(labels), triggered, retain):
+        name, retained = press.name, press.retain
+        try:
+            if name == "reset":
+                session = _new_session(session.fn, session.values, session.output_name, prelude)
+                st.session_state[f"{key}:session"] = session
+                started_over = True
+            elif name in ("backward", "again"):
+                forget_step()
+                if name == "backward":
+                    session.backward(retain_graph=retained)
+                else:
+                    session.backward_same_graph(retain_graph=retained)
+                st.session_state[f"{key}:called"] = True  # this run's player is a new call's: it plays once
+            else:
+                session.zero_grad(Action.ZERO if name == "zero" else Action.SET_NONE)
+        except GraphFreedError as error:
+            # A Material icon: the stop-sign emoji drew as an empty box on machines without an emoji font.
+            st.error(literal(str(error)), icon=":material/block:")
+        except ExplorerError as error:
+            st.error(literal(str(error)))
+    show_counter(key)
+    if started_over:
+        forget_step()
+        record_actions(session, prelude)  # the prelude and the presses after Start over: the link's ops
+        write_url()  # st.rerun() ends this run here
+        st.rerun()
     return options[1]
 
 
