@@ -150,9 +150,10 @@ def _show(args) -> int:
         order = " -> ".join(event.name for event in record.events)
         grads = ", ".join(f"{name}.grad = {format_number(value)}" for name, value in record.grads_after.items())
         print(f"call {number}: {order}\n        {grads}")
-    note = not_finite_note({"f": session.value(), **{f"{k}.grad": v for k, v in session.grads().items()}})
+    note = not_finite_note({"f": session.value(), **{f"{k}.grad": v for k, v in session.grads().items()}},
+                           markdown=False)
     if note:
-        print("note: " + note.replace("`", ""))
+        print("note: " + note)
     return 0
 
 

@@ -109,14 +109,16 @@ def _not_finite(value) -> bool:
     return isinstance(value, float) and not math.isfinite(value)
 
 
-def not_finite_note(values: dict) -> str | None:
-    """A sentence for the student when any of these named values (f, x.grad, ...) holds inf or NaN."""
+def not_finite_note(values: dict, markdown: bool = True) -> str | None:
+    """A sentence for the student when any of these named values (f, x.grad, ...) holds inf or NaN;
+    with `markdown` False, plain text (for a terminal, or the player, which shows text as it is)."""
     names = [name for name, value in values.items() if _not_finite(value)]
     if not names:
         return None
     shown = ", ".join(f"`{name}`" for name in names)
-    return (f"{shown} {'is' if len(names) == 1 else 'are'} not finite (inf or NaN): these are PyTorch's own values. "
+    note = (f"{shown} {'is' if len(names) == 1 else 'are'} not finite (inf or NaN): these are PyTorch's own values. "
             "Tensors here are float32, whose largest number is about 3.4e38, so a bigger result becomes inf "
             "(`exp` of a large number, a huge power such as `9**9**9`); division by 0 and `log(0)` give ±inf; "
             "inf − inf, 0 × inf and 0/0 give NaN, and so does a function outside its range (`sqrt` or `log` of "
             "a negative number). Smaller or other values give finite gradients.")
+    return note if markdown else note.replace("`", "")
