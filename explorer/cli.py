@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -24,12 +25,28 @@ from explorer.values import format_number, json_text, not_finite_note, parse_num
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_expression_joined(sys.argv[1:] if argv is None else argv))
     try:
         return args.handler(args)
     except ExplorerError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+
+
+# An option's own shape: --json, --set, --calls=3. Anything else after --expr is the expression.
+_OPTION = re.compile(r"--[A-Za-z][A-Za-z-]*(=.*)?")
+
+
+def _expression_joined(argv: list[str]) -> list[str]:
+    """`--expr -x` as `--expr=-x`: argparse takes a value that starts with a minus for an option
+    ("expected one argument"), while a student types the expression as it reads."""
+    joined, rest = [], list(argv)
+    while rest:
+        word = rest.pop(0)
+        if word == "--expr" and rest and rest[0].startswith("-") and not _OPTION.fullmatch(rest[0]):
+            word = f"--expr={rest.pop(0)}"
+        joined.append(word)
+    return joined
 
 
 def _parser() -> argparse.ArgumentParser:

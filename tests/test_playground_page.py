@@ -207,3 +207,16 @@ def test_a_non_finite_exponent_shows_inf_or_nan_everywhere(text):
     assert b"not finite" in files["html"] and b"not finite" in files["ipynb"]
     for fmt in ("dot", "svg"):
         assert any(word in files[fmt] for word in (b"inf", b"nan")), fmt
+
+
+@pytest.mark.parametrize("text", ["-x", "-x**2 + 3*x", "-(x - 1)**2", "-sin(x)"])
+def test_cli_expr_starting_with_a_minus_is_taken_as_typed(capsys, text):
+    """argparse reads "-x" after --expr as an option of its own ("expected one argument") unless helped."""
+    status, out, err = run_cli(capsys, "show", "--expr", text, "--set", "x=2", "--json")
+    assert status == 0, err
+    x = torch.tensor(2.0, requires_grad=True)
+    (grad,) = torch.autograd.grad(parse_expression(text).build(x=x), [x])
+    report = json.loads(out)
+    assert report["lesson"] == text and close(report["grads"]["x"], grad)
+    status, _, err = run_cli(capsys, "show", "--expr", "--json")  # an option right after --expr is still one
+    assert status == 2 and "expected one argument" in err
