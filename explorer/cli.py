@@ -16,6 +16,7 @@ from explorer.core.actions import NO_ZEROING, ZERO_CHOICES
 from explorer.core.calls import run_calls
 from explorer.core.report import session_report
 from explorer.errors import ExplorerError
+from explorer.files import check_target
 from explorer.functions.expr import check_output, parse_expression, parse_leaf_value
 from explorer.functions.lessons import all_lessons, get_lesson
 from explorer.io.export import FORMATS, check_format, export_all, export_lesson
@@ -101,6 +102,7 @@ def _export(args) -> int:
         return 0
     if args.lesson is None or not args.output:
         raise ExplorerError("Name a lesson and a file: export LESSON --format FORMAT -o PATH (or --all DIR).")
+    check_target(args.output)  # a folder, a name too long, a read-only file: said before any work
     named = Path(args.output).suffix.lstrip(".").lower()  # what the file's name says it holds
     fmt = (args.fmt or named).lower()
     check_format(fmt)
