@@ -101,8 +101,9 @@ def _check_names(path: Path, verb: str) -> None:
     for part in path.parts:
         size = len(os.fsencode(part))
         if size > NAME_MAX:
-            raise ExplorerError(f"Cannot {verb} {_short(str(path))}: the name {_short(part)} is {size} bytes "
-                                f"long; the most is {NAME_MAX} bytes.")
+            which = "its name" if part == path.name else f"the name {_short(part)} in it"
+            raise ExplorerError(f"Cannot {verb} {_short(str(path))}: {which} is {size} bytes long; "
+                                f"the most is {NAME_MAX} bytes.")
 
 
 def _short(text: str) -> str:
