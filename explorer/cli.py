@@ -17,7 +17,7 @@ from explorer.core.calls import run_calls
 from explorer.core.report import session_report
 from explorer.errors import ExplorerError
 from explorer.files import check_target
-from explorer.functions.expr import check_output, parse_expression, parse_leaf_value
+from explorer.functions.expr import ExpressionError, check_output, parse_expression, parse_leaf_value
 from explorer.functions.lessons import all_lessons, get_lesson
 from explorer.io.export import FORMATS, check_format, export_all, export_lesson
 from explorer.io.site import INDEX, write_site
@@ -29,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(_expression_joined(sys.argv[1:] if argv is None else argv))
     try:
         return args.handler(args)
+    except ExpressionError as error:
+        print(error.with_caret("error: "), file=sys.stderr)  # one line, and the caret under the expression
+        return 2
     except ExplorerError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

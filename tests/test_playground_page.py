@@ -220,3 +220,27 @@ def test_cli_expr_starting_with_a_minus_is_taken_as_typed(capsys, text):
     assert report["lesson"] == text and close(report["grads"]["x"], grad)
     status, _, err = run_cli(capsys, "show", "--expr", "--json")  # an option right after --expr is still one
     assert status == 2 and "expected one argument" in err
+
+
+@pytest.mark.parametrize("text, column, words", [
+    ("x +* 2", 4, "invalid syntax"),
+    ("sin(x", 4, "was never closed"),
+    ("3y + 1", 1, "3*y, not 3y"),
+    ("  x + $", 7, "column 7"),  # leading spaces count, as typed
+])
+def test_cli_syntax_error_is_one_line_and_a_caret_under_it(capsys, text, column, words):
+    """The README's promise: one line, plus the caret line pointing into the expression on that line."""
+    status, out, err = run_cli(capsys, "show", "--expr", text, "--set", "x=1")
+    assert status == 2 and out == ""
+    line, caret = err.rstrip("\n").split("\n")
+    assert line.startswith("error: ") and words in line and f"column {column}" in line
+    assert caret.strip() == "^" and caret.index("^") == line.index(text) + column - 1
+
+
+@pytest.mark.parametrize("text", ["1e", "1e+x", "2.5E", "x*1e"])
+def test_an_unfinished_e_notation_gets_its_own_hint(text):
+    """"1e" is not 2x-style multiplication: the hint was "write 2*x, not 2x"."""
+    with pytest.raises(ExpressionError) as caught:
+        parse_expression(text)
+    message = str(caught.value)
+    assert "not 2x" not in message and "1e3" in message and "Euler" in message
