@@ -27,7 +27,6 @@ import math
 import operator
 import re
 import time
-import unicodedata
 from dataclasses import dataclass, field
 from typing import Callable, Union
 
@@ -35,7 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from explorer.errors import BadValueError, ExplorerError
-from explorer.values import parse_number
+from explorer.values import character_message, parse_number
 
 # -- bounds -----------------------------------------------------------------------------------
 MAX_LENGTH = 300  # characters of an expression: a long polynomial fits, a pasted page does not
@@ -176,14 +175,6 @@ _REFUSED_OPERATORS = {
     ast.Not: ("not", ""),
 }
 
-# Characters that students paste from documents, and what to type instead.
-_CHARACTER_HINTS = {
-    "\u2212": "-", "\u2013": "-", "\u2014": "-", "\u00d7": "*", "\u00b7": "*", "\u22c5": "*",
-    "\u00f7": "/", "\u00b2": "**2", "\u00b3": "**3", "\u03c0": "pi", "\u2018": "nothing", "\u2019": "nothing",
-}
-_CONTROL_NAMES = {"\t": "a tab", "\n": "a line break", "\r": "a line break", "\x00": "a null byte"}
-
-
 # -- the parsed form -------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Literal:
@@ -265,22 +256,7 @@ def _check_characters(text: str, lead: int, what: str) -> None:
     """Plain printable ASCII only: no look-alike letters, invisible or direction-changing characters."""
     for index, character in enumerate(text):
         if not " " <= character <= "~":
-            raise ExpressionError(_character_message(character, index + lead, what), index + lead)
-
-
-def _character_message(character: str, position: int, what: str) -> str:
-    code = f"U+{ord(character):04X}"
-    name = unicodedata.name(character, "")
-    if character in _CONTROL_NAMES:
-        label = _CONTROL_NAMES[character]
-    elif unicodedata.category(character)[0] in "CZ":  # invisible, spacing or direction control: never echo it
-        label = f"an invisible character ({code} {name})".replace(" )", ")")
-    else:
-        label = f"the character '{character}' ({code} {name})".replace(" )", ")")
-    message = f"{what} contains {label} at column {position + 1}. Please type it with plain keyboard characters."
-    if character in _CHARACTER_HINTS:
-        message += f" Type {_CHARACTER_HINTS[character]} instead."
-    return message
+            raise ExpressionError(character_message(character, index + lead, what), index + lead)
 
 
 def _check_nesting(text: str, lead: int) -> None:
@@ -679,7 +655,7 @@ def parse_leaf_value(text, name: str) -> float | list[float]:
         raise BadValueError(f"The value of {name} is {len(stripped)} characters long; the most allowed is {MAX_VALUE_LENGTH}.")
     for index, character in enumerate(stripped):
         if not " " <= character <= "~" and character != "\u2212":  # parse_number reads a typographic minus
-            raise BadValueError(_character_message(character, index, f"The value of {name}"))
+            raise BadValueError(character_message(character, index, f"The value of {name}"))
     if stripped.startswith("["):
         return _parse_list(stripped, name)
     if "," in stripped or stripped.startswith("("):
