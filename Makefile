@@ -6,11 +6,17 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PORT   ?= 8501
+# Where `make run` listens (.streamlit/config.toml: 127.0.0.1) and the host names its websocket answers
+# to (config: localhost 127.0.0.1 ::1; HOSTS replaces that list, so name them all), for a room:
+# ADDRESS=0.0.0.0 HOSTS="lab-pc 10.0.0.5 localhost 127.0.0.1".
+ADDRESS ?=
+HOSTS   ?=
 
 .PHONY: run test setup graphviz chromium node bench bench-browser clean
 
 run: setup
-	$(VENV)/bin/streamlit run Home.py --server.port $(PORT)
+	$(VENV)/bin/streamlit run Home.py --server.port $(PORT) $(if $(ADDRESS),--server.address $(ADDRESS)) \
+		$(foreach host,$(HOSTS),--server.allowedHosts $(host))
 
 test: setup chromium node
 	node --test tests/js/

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -15,7 +16,8 @@ from explorer.core.actions import NO_ZEROING, ZERO_CHOICES
 from explorer.core.calls import run_calls
 from explorer.core.report import session_report
 from explorer.errors import ExplorerError
-from explorer.functions.expr import check_output, parse_expression, parse_leaf_value
+from explorer.files import check_target
+from explorer.functions.expr import ExpressionError, check_output, parse_expression, parse_leaf_value
 from explorer.functions.lessons import all_lessons, get_lesson
 from explorer.io.export import FORMATS, check_format, export_all, export_lesson
 from explorer.io.site import INDEX, write_site
@@ -24,12 +26,31 @@ from explorer.values import format_number, json_text, not_finite_note, parse_num
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_expression_joined(sys.argv[1:] if argv is None else argv))
     try:
         return args.handler(args)
+    except ExpressionError as error:
+        print(error.with_caret("error: "), file=sys.stderr)  # one line, and the caret under the expression
+        return 2
     except ExplorerError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+
+
+# An option's own shape: --json, --set, --calls=3. Anything else after --expr is the expression.
+_OPTION = re.compile(r"--[A-Za-z][A-Za-z-]*(=.*)?")
+
+
+def _expression_joined(argv: list[str]) -> list[str]:
+    """`--expr -x` as `--expr=-x`: argparse takes a value that starts with a minus for an option
+    ("expected one argument"), while a student types the expression as it reads."""
+    joined, rest = [], list(argv)
+    while rest:
+        word = rest.pop(0)
+        if word == "--expr" and rest and rest[0].startswith("-") and not _OPTION.fullmatch(rest[0]):
+            word = f"--expr={rest.pop(0)}"
+        joined.append(word)
+    return joined
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -84,6 +105,7 @@ def _export(args) -> int:
         return 0
     if args.lesson is None or not args.output:
         raise ExplorerError("Name a lesson and a file: export LESSON --format FORMAT -o PATH (or --all DIR).")
+    check_target(args.output)  # a folder, a name too long, a read-only file: said before any work
     named = Path(args.output).suffix.lstrip(".").lower()  # what the file's name says it holds
     fmt = (args.fmt or named).lower()
     check_format(fmt)
@@ -150,9 +172,10 @@ def _show(args) -> int:
         order = " -> ".join(event.name for event in record.events)
         grads = ", ".join(f"{name}.grad = {format_number(value)}" for name, value in record.grads_after.items())
         print(f"call {number}: {order}\n        {grads}")
-    note = not_finite_note({"f": session.value(), **{f"{k}.grad": v for k, v in session.grads().items()}})
+    note = not_finite_note({"f": session.value(), **{f"{k}.grad": v for k, v in session.grads().items()}},
+                           markdown=False)
     if note:
-        print("note: " + note.replace("`", ""))
+        print("note: " + note)
     return 0
 
 

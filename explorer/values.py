@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import unicodedata
 
 import torch
 
@@ -24,13 +25,18 @@ def parse_number(text: str, name: str = "the value") -> float:
         cleaned = str(text).strip().replace("\u2212", "-")  # a typographic minus sign pasted from a page
         if not cleaned:
             raise BadValueError(f"Please give {name} a number, for example 3 or -1.5.")
+        # float() also reads other scripts' digits (٣, ３) and 1_000; the playground's values do not,
+        # and a student should not get a number from text that does not look like one. A character
+        # that is not plain keyboard text is named, never echoed: a bidi or zero-width one would
+        # reorder or hide the very message that points at it.
+        for index, character in enumerate(cleaned):
+            if not " " <= character <= "~":
+                raise BadValueError(character_message(character, index, f"The value of {name}"))
         try:
             number = float(cleaned)
         except ValueError:
             raise BadValueError(f"{name} must be a number, such as 3 or -1.5; {_quoted(cleaned)} is not one.") from None
-        # float() also reads other scripts' digits (٣, ３) and 1_000; the playground's values do not,
-        # and a student should not get a number from text that does not look like one.
-        if not cleaned.isascii() or "_" in cleaned:
+        if "_" in cleaned:
             raise BadValueError(f"{name} must be written with plain keyboard digits, such as 3 or -1.5; "
                                 f"{_quoted(cleaned)} is not.")
     if math.isnan(number):
@@ -40,6 +46,31 @@ def parse_number(text: str, name: str = "the value") -> float:
     if abs(number) > FLOAT32_MAX:
         raise BadValueError(f"{name} = {number:g} is too large for a float32 tensor (the largest is about 3.4e38).")
     return number
+
+
+# Characters that students paste from documents, and what to type instead.
+_CHARACTER_HINTS = {
+    "\u2212": "-", "\u2013": "-", "\u2014": "-", "\u00d7": "*", "\u00b7": "*", "\u22c5": "*",
+    "\u00f7": "/", "\u00b2": "**2", "\u00b3": "**3", "\u03c0": "pi", "\u2018": "nothing", "\u2019": "nothing",
+}
+_CONTROL_NAMES = {"\t": "a tab", "\n": "a line break", "\r": "a line break", "\x00": "a null byte"}
+
+
+def character_message(character: str, position: int, what: str) -> str:
+    """A sentence naming a character that is not plain keyboard text, by its code and Unicode name;
+    an invisible or direction-changing one is never echoed."""
+    code = f"U+{ord(character):04X}"
+    name = unicodedata.name(character, "")
+    if character in _CONTROL_NAMES:
+        label = _CONTROL_NAMES[character]
+    elif unicodedata.category(character)[0] in "CZ":  # invisible, spacing or direction control: never echo it
+        label = f"an invisible character ({code} {name})".replace(" )", ")")
+    else:
+        label = f"the character '{character}' ({code} {name})".replace(" )", ")")
+    message = f"{what} contains {label} at column {position + 1}. Please type it with plain keyboard characters."
+    if character in _CHARACTER_HINTS:
+        message += f" Type {_CHARACTER_HINTS[character]} instead."
+    return message
 
 
 def _quoted(text: str) -> str:
@@ -109,14 +140,16 @@ def _not_finite(value) -> bool:
     return isinstance(value, float) and not math.isfinite(value)
 
 
-def not_finite_note(values: dict) -> str | None:
-    """A sentence for the student when any of these named values (f, x.grad, ...) holds inf or NaN."""
+def not_finite_note(values: dict, markdown: bool = True) -> str | None:
+    """A sentence for the student when any of these named values (f, x.grad, ...) holds inf or NaN;
+    with `markdown` False, plain text (for a terminal, or the player, which shows text as it is)."""
     names = [name for name, value in values.items() if _not_finite(value)]
     if not names:
         return None
     shown = ", ".join(f"`{name}`" for name in names)
-    return (f"{shown} {'is' if len(names) == 1 else 'are'} not finite (inf or NaN): these are PyTorch's own values. "
+    note = (f"{shown} {'is' if len(names) == 1 else 'are'} not finite (inf or NaN): these are PyTorch's own values. "
             "Tensors here are float32, whose largest number is about 3.4e38, so a bigger result becomes inf "
             "(`exp` of a large number, a huge power such as `9**9**9`); division by 0 and `log(0)` give ±inf; "
             "inf − inf, 0 × inf and 0/0 give NaN, and so does a function outside its range (`sqrt` or `log` of "
             "a negative number). Smaller or other values give finite gradients.")
+    return note if markdown else note.replace("`", "")

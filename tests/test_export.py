@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -146,6 +147,26 @@ def test_a_refused_write_is_a_clear_error_even_for_root(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_read_only_file_is_refused_and_left_as_it_is(capsys, tmp_path):
+    """Replacing a 0444 file turned it into 0644 (issue 17); a shell's `>` refuses it, and so does this,
+    for root too (whom os.access lets write anything)."""
+    target = tmp_path / "graph.svg"
+    target.write_text("the old file")
+    target.chmod(0o444)
+    status, out, err = run_cli(capsys, "export", "accumulation", "-o", str(target))
+    assert status == 2 and err.count("\n") == 1 and "read-only, so it was left as it is" in err
+    assert target.read_text() == "the old file" and stat.S_IMODE(target.stat().st_mode) == 0o444
+    assert [p.name for p in tmp_path.iterdir()] == ["graph.svg"]
+
+
+def test_a_replaced_file_keeps_its_mode(tmp_path):
+    target = tmp_path / "graph.svg"
+    target.write_text("the old file")
+    target.chmod(0o600)  # private: replacing it must not make it readable by everyone
+    export.export_lesson("accumulation", "svg", target)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600 and ET.fromstring(target.read_bytes()).tag.endswith("svg")
+
+
 def test_a_failure_while_writing_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
     target = tmp_path / "graph.svg"
     target.write_text("the old file")
@@ -195,6 +216,19 @@ def test_cli_export_one_lesson_in_each_format(capsys, tmp_path):
     assert status == 0 and png_size((tmp_path / "by-extension.png").read_bytes())[0] > 0
 
 
+@pytest.mark.parametrize("name", ["b" * 240 + ".svg", "b" * 246 + ".svg", "b" * 250 + ".svg", "é" * 125 + ".svg"])
+def test_names_up_to_255_bytes_are_written(capsys, tmp_path, name):
+    """Legal names whose temporary file (".NAME.<12 hex>.tmp") would go over 255 bytes: it is shortened."""
+    status, out, err = run_cli(capsys, "export", "accumulation", "-o", str(tmp_path / name))
+    assert status == 0, err
+    assert [p.name for p in tmp_path.iterdir()] == [name] and len(name.encode()) <= 255
+    assert ET.fromstring((tmp_path / name).read_bytes()).tag.endswith("svg")
+    folder = tmp_path / ("d" * 255)
+    status, _, err = run_cli(capsys, "site", str(folder))
+    assert status == 0, err
+    assert (folder / "index.html").is_file()
+
+
 def test_cli_export_all_and_site(tmp_path):
     """End to end, in real processes: every lesson in every format, and the static site."""
     done = run_process("export", "--all", str(tmp_path / "all"))
@@ -223,6 +257,14 @@ def test_cli_export_all_and_site(tmp_path):
     (["export", "accumulation", "-o", ""], "Name a lesson and a file"),
     (["export", "accumulation", "--format", "svg", "-o", "{tmp}/b.png"], "whose name says PNG"),
     (["export", "accumulation", "-o", "{tmp}/x.svg", "--calls", "100000000"], "the most is 1000"),
+    # Names over the file system's 255 bytes (issue 17): an OSError traceback before.
+    (["export", "accumulation", "-o", "{tmp}/" + "a" * 300 + ".svg"], "304 bytes long; the most is 255"),
+    (["export", "accumulation", "-o", "{tmp}/" + "é" * 127 + ".svg"], "258 bytes long"),
+    (["export", "accumulation", "-o", "{tmp}/" + "a" * 256 + "/x.svg"], "256 bytes long"),
+    (["export", "--all", "{tmp}/" + "a" * 300], "300 bytes long"),
+    (["site", "{tmp}/" + "a" * 300], "300 bytes long"),
+    (["site", "{tmp}/" + "a" * 300 + "/site"], "300 bytes long"),
+    (["export", "accumulation", "-o", "{tmp}"], "it is a folder; give a file name such as"),  # was: Unknown format ""
 ])
 def test_cli_errors_exit_2_with_one_line(capsys, tmp_path, args, words):
     (tmp_path / "a-file").write_text("not a folder")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import builtins
 import inspect
 import io
+import json
 import math
 import operator
 import os
@@ -26,7 +27,8 @@ from hypothesis import assume, given, settings, strategies as st
 
 from support import best_seconds, close, within_ratio
 from explorer.functions import expr
-from explorer.core.calls import BackwardSession
+from explorer.core.calls import BackwardSession, run_calls
+from explorer.io.export import FORMATS, recipe_for_session, render, trace_of
 from explorer.errors import BadValueError, ExplorerError
 from explorer.functions.expr import (
     CONSTANTS, FUNCTIONS, MAX_ELEMENTS, MAX_LENGTH, Expression, ExpressionError, check_output,
@@ -34,7 +36,7 @@ from explorer.functions.expr import (
 )
 from explorer.core.graph import capture
 from explorer.functions.lessons import all_lessons
-from explorer.values import format_number, not_finite_note
+from explorer.values import format_number, json_safe, not_finite_note
 
 # Built up from parts so that a grep for these two calls in the repository finds nothing here.
 EXEC, EVAL = "ex" + "ec", "ev" + "al"
@@ -398,6 +400,13 @@ NOT_FINITE = [
     ("power-tower-x", "x + 9**9**9", "inf"),
     ("leaf-nan", "log(x - 2)", "nan"),
     ("division-by-zero", "x / 0", "inf"),
+    # An exponent that is itself inf or NaN once worked out: these crashed the frames (issue 17).
+    ("exponent-tower", "(x+1)**9**9**9", "inf"),
+    ("exponent-nan", "(x+1)**(0/0)", "nan"),
+    ("exponent-inf", "(2*x)**(1/0)", "inf"),
+    ("exponent-inf-minus-inf", "(x+1)**(9**9**9-9**9**9)", "nan"),
+    ("exponent-inf-finite-result", "sin(x)**(1/0)", "0"),
+    ("exponent-pi-tower", "(x+1)**(pi*9**9**9)", "inf"),
 ]
 
 
@@ -540,6 +549,19 @@ def test_inf_and_nan_are_answered_quickly_as_pytorchs_own(text, expected, trappe
     within_ratio(text, time.perf_counter() - start, benign_seconds(), most=1000)
     assert format_number(output.item()) == expected
     assert trapped == [] and TRIPWIRE.seen == []
+
+
+@pytest.mark.parametrize("text", [text for _, text, _ in NOT_FINITE], ids=[label for label, _, _ in NOT_FINITE])
+def test_inf_and_nan_go_through_frames_and_every_export(text):
+    """The whole way after the interpreter: the player's frames and every file, each with inf or nan as text."""
+    expression = parse_expression(text)
+    session = run_calls(expression.build, {"x": 1.0}, 2)
+    trace = trace_of(session, text, text, recipe_for_session(session))
+    files = {fmt: render(trace, fmt) for fmt in FORMATS}
+    grad = session.full_grads()["x"]
+    assert json.loads(files["json"])["grads"]["x"] == json_safe(grad)
+    assert not (math.isfinite(session.value()) and math.isfinite(grad))
+    assert b"not finite" in files["html"] and b"not finite" in files["ipynb"]
 
 
 def test_the_traps_are_live(tmp_path, trapped):

@@ -4,6 +4,7 @@ the freed graph, deep-link values, and two sessions that never share gradients."
 import base64
 import html
 import json
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -173,6 +174,19 @@ def test_bad_value_shows_an_error_and_recovers(text):
     assert not at.error
     click(at, "gradients:requires-grad:backward")
     assert metric(at, "x.grad") == "10"
+
+
+@pytest.mark.parametrize("text, named", [
+    ("3\u200b", "U+200B ZERO WIDTH SPACE"), ("\u202e3", "U+202E RIGHT-TO-LEFT OVERRIDE"),
+    ("\u20663\u2069", "U+2066 LEFT-TO-RIGHT ISOLATE"), ("\ufeff3", "U+FEFF ZERO WIDTH NO-BREAK SPACE"),
+])
+def test_a_value_box_names_invisible_characters_instead_of_echoing_them(text, named):
+    """As the playground does: a bidi or zero-width character echoed raw reorders or hides the message."""
+    at = open_page("gradients")
+    at.text_input(key="gradients:requires-grad:value:x").set_value(text).run()
+    (error,) = at.error
+    assert named in error.value and "column" in error.value
+    assert all(unicodedata.category(c)[0] not in "CZ" or c == " " for c in error.value), repr(error.value)
 
 
 def test_values_from_the_url():

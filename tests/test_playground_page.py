@@ -8,7 +8,7 @@ import torch
 from support import close, metric, open_app, run_cli, players
 from explorer.functions.expr import URL_PARAMETERS, ExpressionError, parse_expression
 from explorer.ui.state import STATE_PARAMS
-from explorer.values import format_number
+from explorer.values import format_number, json_safe, to_plain
 
 def playground(query=None):
     """The playground page in a new AppTest session, opened with these query parameters."""
@@ -169,3 +169,78 @@ def test_minus_zero_is_a_new_leaf():
     assert metric(at, "f") == "1"
     at.text_input(key="playground:sigmoid(1/x):value:x").set_value("-0").run()
     assert metric(at, "f") == "0"
+
+
+# Exponents that are not finite numbers once worked out (issue 17): each crashed the frames with int() of
+# inf or NaN. The page, the player's data and every download show PyTorch's inf or nan with the note.
+NOT_FINITE_EXPONENTS = ["x**9**9**9", "x**(0/0)", "x**(1/0)", "x**(-1/0)", "x**(9**9**9-9**9**9)", "x**(-9**9**9)",
+                        "x**(0*9**9**9)", "(x**2)**(1/0)", "sin(x)**(0/0)", "x**(pi*9**9**9)", "x**(1/0-1/0)",
+                        "sum(v**(1/0))"]
+
+
+def _refuse_constant(name):
+    raise AssertionError(f"{name} in JSON: standard JSON has no such number")
+
+
+@pytest.mark.parametrize("text", NOT_FINITE_EXPONENTS)
+def test_a_non_finite_exponent_shows_inf_or_nan_everywhere(text):
+    from explorer.io.export import FORMATS, recipe_for_session, render, trace_of
+
+    values = {"v": "[2, 3]"} if "v" in text else {"x": "2"}
+    at = playground({"expr": text, **values, "ops": "b"})
+    assert not at.exception and not at.error, [e.value for e in at.exception] + [e.value for e in at.error]
+    name = next(iter(values))
+    leaf = torch.tensor(json.loads(values[name]), dtype=torch.float32, requires_grad=True)
+    output = parse_expression(text).build(**{name: leaf})
+    (grad,) = torch.autograd.grad(output, [leaf])
+    assert metric(at, "f") == format_number(output.item()) and not torch.isfinite(torch.stack([output, *grad.flatten()])).all()
+    assert metric(at, f"{name}.grad") == format_number(grad.tolist() if grad.dim() else grad.item())
+    assert any("not finite" in warning.value for warning in at.warning)
+    (player,) = players(at)
+    data = json.loads(player.proto.json, parse_constant=_refuse_constant)
+    assert "not finite" in json.dumps(data)  # the player says why on its own (an HTML file, a notebook)
+    session = at.session_state[f"playground:{text}:session"]
+    trace = trace_of(session, text, text, recipe_for_session(session))
+    files = {fmt: render(trace, fmt) for fmt in FORMATS}  # what each download button makes on click
+    report = json.loads(files["json"], parse_constant=_refuse_constant)
+    assert report["grads"][name] == json_safe(to_plain(grad, limit=None))  # "inf", "nan" as text
+    assert b"not finite" in files["html"] and b"not finite" in files["ipynb"]
+    for fmt in ("dot", "svg"):
+        assert any(word in files[fmt] for word in (b"inf", b"nan")), fmt
+
+
+@pytest.mark.parametrize("text", ["-x", "-x**2 + 3*x", "-(x - 1)**2", "-sin(x)"])
+def test_cli_expr_starting_with_a_minus_is_taken_as_typed(capsys, text):
+    """argparse reads "-x" after --expr as an option of its own ("expected one argument") unless helped."""
+    status, out, err = run_cli(capsys, "show", "--expr", text, "--set", "x=2", "--json")
+    assert status == 0, err
+    x = torch.tensor(2.0, requires_grad=True)
+    (grad,) = torch.autograd.grad(parse_expression(text).build(x=x), [x])
+    report = json.loads(out)
+    assert report["lesson"] == text and close(report["grads"]["x"], grad)
+    status, _, err = run_cli(capsys, "show", "--expr", "--json")  # an option right after --expr is still one
+    assert status == 2 and "expected one argument" in err
+
+
+@pytest.mark.parametrize("text, column, words", [
+    ("x +* 2", 4, "invalid syntax"),
+    ("sin(x", 4, "was never closed"),
+    ("3y + 1", 1, "3*y, not 3y"),
+    ("  x + $", 7, "column 7"),  # leading spaces count, as typed
+])
+def test_cli_syntax_error_is_one_line_and_a_caret_under_it(capsys, text, column, words):
+    """The README's promise: one line, plus the caret line pointing into the expression on that line."""
+    status, out, err = run_cli(capsys, "show", "--expr", text, "--set", "x=1")
+    assert status == 2 and out == ""
+    line, caret = err.rstrip("\n").split("\n")
+    assert line.startswith("error: ") and words in line and f"column {column}" in line
+    assert caret.strip() == "^" and caret.index("^") == line.index(text) + column - 1
+
+
+@pytest.mark.parametrize("text", ["1e", "1e+x", "2.5E", "x*1e"])
+def test_an_unfinished_e_notation_gets_its_own_hint(text):
+    """"1e" is not 2x-style multiplication: the hint was "write 2*x, not 2x"."""
+    with pytest.raises(ExpressionError) as caught:
+        parse_expression(text)
+    message = str(caught.value)
+    assert "not 2x" not in message and "1e3" in message and "Euler" in message

@@ -27,7 +27,6 @@ import math
 import operator
 import re
 import time
-import unicodedata
 from dataclasses import dataclass, field
 from typing import Callable, Union
 
@@ -35,7 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from explorer.errors import BadValueError, ExplorerError
-from explorer.values import parse_number
+from explorer.values import character_message, parse_number
 
 # -- bounds -----------------------------------------------------------------------------------
 MAX_LENGTH = 300  # characters of an expression: a long polynomial fits, a pasted page does not
@@ -52,12 +51,29 @@ FLOAT32_MAX = float(torch.finfo(torch.float32).max)  # about 3.4e38; a bigger nu
 _SURROUNDING_SPACE = " \t\r\n"  # stripped from both ends; anywhere else a tab or line break is refused
 
 
-class ExpressionError(ExplorerError):
-    """A problem with a typed expression. `position` is the 0-based column it points at, or None."""
+# "1e", "2.5E+x": e-notation without its digits (Python reads them as a broken number, as it reads 2x).
+# Pattern texts for re.search (re's compiling function is a word this module's source never holds).
+_UNFINISHED_E = r"(?<![\w.])\d+\.?\d*[eE](?![0-9]|[+-][0-9])"
+_NUMBER_BEFORE_NAME = r"(?<![\w.])(\d+\.?\d*)([A-Za-z_]\w*)"
 
-    def __init__(self, message: str, position: int | None = None):
+
+class ExpressionError(ExplorerError):
+    """A problem with a typed expression. `position` is the 0-based column it points at, or None.
+    A syntax error also keeps the expression as typed (`source`) and its message in one line
+    (`summary`), for a terminal that shows the caret under the expression itself."""
+
+    def __init__(self, message: str, position: int | None = None, source: str | None = None,
+                 summary: str | None = None):
         super().__init__(message)
         self.position = position
+        self.source = source
+        self.summary = summary or message
+
+    def with_caret(self, prefix: str) -> str:
+        """`prefix`, the expression, the message, all on one line; under it a caret at the column."""
+        if self.source is None or self.position is None:
+            return prefix + self.summary
+        return f"{prefix}{self.source}   ← {self.summary}\n{' ' * (len(prefix) + self.position)}^"
 
 
 # -- what the interpreter can do: one table for operators and functions ------------------------
@@ -159,14 +175,6 @@ _REFUSED_OPERATORS = {
     ast.Not: ("not", ""),
 }
 
-# Characters that students paste from documents, and what to type instead.
-_CHARACTER_HINTS = {
-    "\u2212": "-", "\u2013": "-", "\u2014": "-", "\u00d7": "*", "\u00b7": "*", "\u22c5": "*",
-    "\u00f7": "/", "\u00b2": "**2", "\u00b3": "**3", "\u03c0": "pi", "\u2018": "nothing", "\u2019": "nothing",
-}
-_CONTROL_NAMES = {"\t": "a tab", "\n": "a line break", "\r": "a line break", "\x00": "a null byte"}
-
-
 # -- the parsed form -------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Literal:
@@ -248,22 +256,7 @@ def _check_characters(text: str, lead: int, what: str) -> None:
     """Plain printable ASCII only: no look-alike letters, invisible or direction-changing characters."""
     for index, character in enumerate(text):
         if not " " <= character <= "~":
-            raise ExpressionError(_character_message(character, index + lead, what), index + lead)
-
-
-def _character_message(character: str, position: int, what: str) -> str:
-    code = f"U+{ord(character):04X}"
-    name = unicodedata.name(character, "")
-    if character in _CONTROL_NAMES:
-        label = _CONTROL_NAMES[character]
-    elif unicodedata.category(character)[0] in "CZ":  # invisible, spacing or direction control: never echo it
-        label = f"an invisible character ({code} {name})".replace(" )", ")")
-    else:
-        label = f"the character '{character}' ({code} {name})".replace(" )", ")")
-    message = f"{what} contains {label} at column {position + 1}. Please type it with plain keyboard characters."
-    if character in _CHARACTER_HINTS:
-        message += f" Type {_CHARACTER_HINTS[character]} instead."
-    return message
+            raise ExpressionError(character_message(character, index + lead, what), index + lead)
 
 
 def _check_nesting(text: str, lead: int) -> None:
@@ -446,17 +439,23 @@ class _Translator:
     def syntax_error(self, error: SyntaxError) -> ExpressionError:
         column = min(max((error.offset or 1) - 1, 0), len(self.text)) + self.lead  # offset counts from 1
         shown = " " * self.lead + self.text
-        message = (f"Python cannot read this expression ({error.msg}), at column {column + 1}:\n\n"
-                   f"    {shown}\n    {' ' * column}^")
-        hint = self.syntax_hint(error)
-        return ExpressionError(message + ("\n\n" + hint if hint else ""), column)
+        reason = f"Python cannot read this expression ({error.msg}), at column {column + 1}"
+        hint = self.syntax_hint(error, column - self.lead)
+        message = f"{reason}:\n\n    {shown}\n    {' ' * column}^" + ("\n\n" + hint if hint else "")
+        return ExpressionError(message, column, source=shown, summary=f"{reason}." + (" " + hint if hint else ""))
 
-    def syntax_hint(self, error: SyntaxError) -> str:
+    def syntax_hint(self, error: SyntaxError, column: int) -> str:
         if re.search(r"(?<![=<>!])=(?!=)", self.text):
             return "An expression has no '=': type only the right-hand side, such as 5*x**2 + x*y."
         if ";" in self.text:
             return "Only one expression is allowed: remove the ';'."
         if "decimal literal" in (error.msg or ""):
+            number = re.search(_NUMBER_BEFORE_NAME, self.text[max(column - 20, 0):])
+            if re.search(_UNFINISHED_E, self.text):
+                return ("A number written with e needs its power of ten: 1e3 is 1000 and 1e-3 is 0.001; "
+                        "for a number times Euler's number e, write 2*e.")
+            if number:
+                return f"Write multiplication with *: {number[1]}*{number[2]}, not {number[0]}."
             return "Write multiplication with *: 2*x, not 2x."
         words = [word for word in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", self.text) if keyword.iskeyword(word)]
         if words:
@@ -656,7 +655,7 @@ def parse_leaf_value(text, name: str) -> float | list[float]:
         raise BadValueError(f"The value of {name} is {len(stripped)} characters long; the most allowed is {MAX_VALUE_LENGTH}.")
     for index, character in enumerate(stripped):
         if not " " <= character <= "~" and character != "\u2212":  # parse_number reads a typographic minus
-            raise BadValueError(_character_message(character, index, f"The value of {name}"))
+            raise BadValueError(character_message(character, index, f"The value of {name}"))
     if stripped.startswith("["):
         return _parse_list(stripped, name)
     if "," in stripped or stripped.startswith("("):

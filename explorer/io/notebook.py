@@ -24,7 +24,7 @@ from explorer.errors import ExplorerError
 from explorer.functions.expr import parse_expression
 from explorer.functions.lessons import Lesson
 from explorer.play.flow import animate, animate_session, session
-from explorer.values import format_number
+from explorer.values import format_number, not_finite_note
 
 # Run from anywhere inside the repository: the first code cell finds the repository's root.
 SETUP = '''\
@@ -200,6 +200,8 @@ def build_notebook(recipe: Recipe) -> nbformat.NotebookNode:
             print(f"{name}.grad = {grad}")
 
     at = ", ".join(f"{name} = {format_number(value)}" for name, value in recipe.values.items())
+    note = not_finite_note({recipe.output_name: flow.session.value(),
+                            **{f"{name}.grad": grad for name, grad in flow.grads.items()}})
     if recipe.steps is None:
         calls = "once" if recipe.calls == 1 else f"{recipe.calls} times, {ZERO_WORDS[recipe.zero]}"
         how = (f"`explorer.animate` calls `.backward()` {calls}, on the same leaf tensors, and plays the last call "
@@ -229,7 +231,8 @@ def build_notebook(recipe: Recipe) -> nbformat.NotebookNode:
                   "JavaScript shows the final state as a picture instead. `flow.save(\"flow.html\")` writes "
                   "the player as one file that works offline."),
         _code("flow", animate_code, 4, [_result(flow, 4)]),
-        _markdown("grads-text", "Every leaf's `.grad` after the last call, straight from PyTorch:"),
+        _markdown("grads-text", "Every leaf's `.grad` after the last call, straight from PyTorch:"
+                  + (f"\n\n*{note}*" if note else "")),
         _code("grads", grads_code, 5, [new_output("stream", name="stdout", text=printed.getvalue())]),
     ]
     notebook = new_notebook(cells=cells, metadata={

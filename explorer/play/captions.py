@@ -8,6 +8,7 @@ which as a student reads it: AccumulateGrad (x), PowBackward0 (of y), AddBackwar
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from explorer.core.backward import BackwardPass
@@ -185,7 +186,7 @@ def power_rule(exponent: str, base_name: str, base_value) -> str:
     shown = format_number(e)
     if e == 2:
         formula, numbers = f"2·{base_name}", f"2·{factor(base_value)}"
-    elif e == int(e):
+    elif math.isfinite(e) and e == int(e):  # an exponent of 1/0 or 0/0 is inf or nan: int() of it raises
         power = format_number(e - 1).translate(SUPERSCRIPTS)
         formula, numbers = f"{shown}·{base_name}{power}", f"{shown}·{factor(base_value)}{power}"
     else:

@@ -37,7 +37,7 @@ from explorer.errors import ExplorerError
 from explorer.play import captions
 from explorer.play.captions import NodeNames, value_text
 from explorer.play.inspect import node_info
-from explorer.values import format_number, json_safe
+from explorer.values import format_number, json_safe, not_finite_note
 
 MAX_ANIMATED_NODES = 400  # above this the player warns that stepping through is long
 MAX_FRAMES = 1000  # above this many events, consecutive events share a frame
@@ -193,7 +193,7 @@ def animate_pass(record: BackwardPass, history: list[HistoryEntry] = (), look: L
     leaves = {node.id: node.name or node.id for node in graph.of_kind(LEAF)}
     too_large = len(graph.nodes) > MAX_ANIMATED_NODES
     notes = [drawing.note, captions.size_note(len(graph.nodes), len(record.events), MAX_ANIMATED_NODES)
-             if too_large else ""]
+             if too_large else "", _not_finite_note(record) or ""]
     frames = _frames(record, drawing.view)
     animation = Animation(
         svg=clean_svg(drawing.svg, graph) if drawing.svg else "",
@@ -219,6 +219,15 @@ def animate_pass(record: BackwardPass, history: list[HistoryEntry] = (), look: L
     animation.signature = _signature(animation)
     animation.story = _story(animation)
     return animation
+
+
+def _not_finite_note(record: BackwardPass) -> str | None:
+    """Why the output or a .grad is inf or NaN, for the player itself: it plays on its own (an HTML file,
+    a notebook) where no page around it says so."""
+    output = record.graph.node(record.graph.output)
+    return not_finite_note({output.name or "f": output.value, **{f"{name}.grad": value
+                                                                 for name, value in record.grads_after.items()}},
+                           markdown=False)
 
 
 def _forward_data(forward: ForwardView, graph: Graph, view: GraphView) -> dict:
