@@ -10,7 +10,7 @@ PORT   ?= 8501
 .PHONY: run test setup graphviz chromium node bench bench-browser clean
 
 run: setup
-	$(VENV)/bin/streamlit run Home.py --server.port $(PORT)
+	$(VENV)/bin/streamlit run explorer/ui/app/Home.py --server.port $(PORT)
 
 test: setup chromium node
 	node --test tests/js/
