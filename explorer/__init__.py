@@ -27,6 +27,7 @@ from explorer.core.graph import Graph, capture
 from explorer.core.backward import BackwardPass, record_backward
 from explorer.core.calls import BackwardSession
 from explorer.api import Diagram, Flow, animate, animate_session, draw, session
+from explorer.drawing.dropin import make_dot, make_dot_from_trace
 
 __all__ = ["Action", "ExplorerError", "Graph", "capture", "BackwardPass", "record_backward", "BackwardSession",
-           "Diagram", "Flow", "animate", "animate_session", "draw", "session"]
+           "Diagram", "Flow", "animate", "animate_session", "draw", "session", "make_dot", "make_dot_from_trace"]

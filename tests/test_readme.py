@@ -36,3 +36,18 @@ def run_notebook_example(python: str, folder, env: dict) -> None:
 
 def test_the_notebook_example_runs(tmp_path):
     run_notebook_example(sys.executable, tmp_path, {**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def test_the_make_dot_example_runs(tmp_path):
+    """The drop-in's block, after the notebook example that defines its model and inputs."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("\n## In a notebook\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    drop_in = next(block for block in blocks if "from explorer import make_dot" in block)
+    script = tmp_path / "make_dot_example.py"
+    script.write_text(readme_block("In a notebook", "python") + drop_in + "print(type(dot).__module__, type(dot).__name__)\n")
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("graphviz.graphs Digraph")
+    assert "AddmmBackward0" in (tmp_path / "mlp.svg").read_text() and "0.weight" in (tmp_path / "mlp.svg").read_text()
