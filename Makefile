@@ -12,10 +12,11 @@ PORT   ?= 8501
 ADDRESS ?=
 HOSTS   ?=
 
-.PHONY: run test setup graphviz chromium node bench bench-browser clean
+.PHONY: run test setup wheel graphviz chromium node bench bench-browser clean
 
+# The app as `autograd-explorer app` serves it from the package (explorer/ui/app/).
 run: setup
-	$(VENV)/bin/streamlit run Home.py --server.port $(PORT) $(if $(ADDRESS),--server.address $(ADDRESS)) \
+	$(PY) -m explorer app --port $(PORT) -- $(if $(ADDRESS),--server.address $(ADDRESS)) \
 		$(foreach host,$(HOSTS),--server.allowedHosts $(host))
 
 test: setup chromium node
@@ -31,12 +32,18 @@ bench-browser: setup chromium
 
 setup: $(STAMP) graphviz
 
-$(STAMP): requirements.txt requirements-dev.txt
+# The pinned packages, then this project itself in editable mode (its own dependencies are those pins).
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed: install python3 and python3-venv."; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps --editable .
 	@touch $@
+
+# The package notebook users install: dist/autograd_explorer-VERSION-py3-none-any.whl.
+wheel: setup
+	$(PY) -m pip wheel --quiet --no-deps --wheel-dir dist .
 
 # Graphviz's `dot` lays the graphs out. On Debian/Ubuntu as root we install it; elsewhere we say what to install.
 graphviz:
@@ -51,4 +58,4 @@ node:
 	@command -v node >/dev/null || ./.ci/install-system-package node nodejs
 
 clean:
-	rm -rf $(VENV) .pytest_cache test-artifacts
+	rm -rf $(VENV) .pytest_cache test-artifacts dist build *.egg-info

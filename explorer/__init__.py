@@ -12,11 +12,14 @@ The pipeline, one folder a stage; a module imports only from its own folder or f
                  prediction judge, the JS/CSS player, Flow (explorer.animate)
     io/          files: every export format, notebooks, the static site
     api.py       the public face: explorer.draw / animate / session / animate_session
-    cli.py       `python -m explorer ...` (bench.py: its benchmark)      } the two front doors,
-    ui/          Streamlit helpers for the app's pages                   } imported by nothing here
+    cli.py       `python -m explorer ...` (bench.py: its benchmark; launch.py: `app`) } the two front doors,
+    ui/          Streamlit helpers for the app's pages, and the app (ui/app/)       } imported by nothing here
 
 Nothing in this package imports Streamlit except the `ui` subpackage used by the app's pages.
 """
+
+# The package's version (pyproject.toml reads it from here).
+__version__ = "0.1.0"
 
 from explorer.errors import ExplorerError
 from explorer.core.actions import Action
@@ -24,6 +27,7 @@ from explorer.core.graph import Graph, capture
 from explorer.core.backward import BackwardPass, record_backward
 from explorer.core.calls import BackwardSession
 from explorer.api import Diagram, Flow, animate, animate_session, draw, session
+from explorer.drawing.dropin import make_dot, make_dot_from_trace
 
 __all__ = ["Action", "ExplorerError", "Graph", "capture", "BackwardPass", "record_backward", "BackwardSession",
-           "Diagram", "Flow", "animate", "animate_session", "draw", "session"]
+           "Diagram", "Flow", "animate", "animate_session", "draw", "session", "make_dot", "make_dot_from_trace"]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from explorer import bench
+from explorer import bench, launch
 from explorer.core.actions import NO_ZEROING, ZERO_CHOICES
 from explorer.core.calls import run_calls
 from explorer.core.report import session_report
@@ -90,6 +90,12 @@ def _parser() -> argparse.ArgumentParser:
     site = commands.add_parser("site", help="write a static site of every lesson (opens from disk, no server)")
     site.add_argument("dir", help="the folder to write index.html and the lesson pages into")
     site.set_defaults(handler=_site)
+
+    app = commands.add_parser("app", help="start the Streamlit app (every page) from the installed package")
+    app.add_argument("--port", type=int, default=launch.DEFAULT_PORT, help=f"default {launch.DEFAULT_PORT}")
+    app.add_argument("streamlit_args", nargs="*", metavar="-- STREAMLIT-OPTION",
+                     help="after --, options for `streamlit run`, e.g. -- --server.address 127.0.0.1")
+    app.set_defaults(handler=lambda args: launch.run_app(args.port, args.streamlit_args))
     return parser
 
 

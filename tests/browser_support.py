@@ -27,7 +27,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(port: int, *options: str, app: Path = ROOT / "Home.py") -> subprocess.Popen:
+def start_server(port: int, *options: str, app: Path = ROOT / "explorer" / "ui" / "app" / "Home.py") -> subprocess.Popen:
     """A fresh Streamlit server for the app (or another script, `app`), with extra `options` such
     as --theme.base dark; returns once /_stcore/health answers ok."""
     process = subprocess.Popen(

@@ -15,14 +15,17 @@ def close(a, b, atol=ATOL, rtol=RTOL) -> bool:
 
 
 ROOT = Path(__file__).resolve().parents[1]
+# The app's folder inside the package: its entrypoint Home.py, app_pages/ and .streamlit/config.toml.
+APP = ROOT / "explorer" / "ui" / "app"
 APPTEST_TIMEOUT = 60  # torch's first import alone exceeds AppTest's 3 s default
 
 
 def open_app(path: str, query: dict | None = None):
-    """A page of the app (a path from the repo root) in a new AppTest session, run once."""
+    """A page of the app (a path from the app's folder: "Home.py", "app_pages/3_Accumulation.py")
+    in a new AppTest session, run once."""
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_file(str(ROOT / path), default_timeout=APPTEST_TIMEOUT)
+    at = AppTest.from_file(str(APP / path), default_timeout=APPTEST_TIMEOUT)
     for name, value in (query or {}).items():
         at.query_params[name] = value
     return at.run()

@@ -25,21 +25,22 @@ from explorer.core.calls import BackwardSession
 from explorer.errors import GraphFreedError
 from explorer.io.export import recipe_for_session
 from explorer.functions.lessons import all_lessons, get_lesson
-from explorer.io.notebook import SETUP, build_notebook, lesson_recipe, notebook_text
+from explorer.io.notebook import INSTALL_HINT, SETUP, build_notebook, lesson_recipe, notebook_text
 
 ROOT = Path(__file__).resolve().parents[1]
 PLAYGROUND = ("5*x**2 + x*y + 2*y**3", {"x": 1.5, "y": -2.0})
 CHECK = ("import importlib.util, sys\n"
-         "print(importlib.util.find_spec('explorer') is None)\n"
+         "print(importlib.util.find_spec('explorer').origin)\n"
          "print(sys.executable)\n"
          "print(sys.prefix)")
 
 
 @pytest.fixture(scope="module")
 def kernel(tmp_path_factory):
-    """Point Jupyter at a kernelspec for this interpreter; returns a folder inside the repository
-    (but not its root) to run notebooks from. Running one writes nothing there, and an existing
-    folder is shared safely by test runs that overlap."""
+    """Point Jupyter at a kernelspec for this interpreter; returns a folder to run notebooks from,
+    with no explorer/ package in it. The kernel imports this checkout's explorer through PYTHONPATH,
+    as it would import an installed package: the notebook itself names no path (test_package.py runs
+    one with the built wheel instead)."""
     jupyter = tmp_path_factory.mktemp("jupyter")
     spec = jupyter / "data" / "kernels" / "python3"
     spec.mkdir(parents=True)
@@ -52,8 +53,8 @@ def kernel(tmp_path_factory):
     patch.setenv("JUPYTER_PATH", str(jupyter / "data"))
     patch.setenv("JUPYTER_RUNTIME_DIR", str(jupyter / "runtime"))
     patch.setenv("IPYTHONDIR", str(jupyter / "ipython"))
-    patch.delenv("PYTHONPATH", raising=False)  # only the notebook's set-up cell may find explorer
-    yield ROOT / "tests" / "browser"  # two levels down; no explorer/ package in it to import by accident
+    patch.setenv("PYTHONPATH", str(ROOT))
+    yield jupyter
     patch.undo()
 
 
@@ -106,9 +107,9 @@ def exported(tmp_path: Path, name: str) -> nbformat.NotebookNode:
 def test_notebook_runs_top_to_bottom_and_reproduces_its_saved_outputs(kernel, tmp_path, name):
     notebook = exported(tmp_path, name)
     nbformat.validate(notebook)
-    executed, (explorer_missing, executable, prefix, *_), seconds = run(notebook, kernel)
+    executed, (explorer_file, executable, prefix, *_), seconds = run(notebook, kernel)
     print(f"\n{name}: notebook executed in {seconds:.2f} s")
-    assert explorer_missing == "True"  # the set-up cell is what makes `import explorer` work here
+    assert explorer_file == str(ROOT / "explorer" / "__init__.py")  # this checkout's code, found as a package
     assert (executable, prefix) == (sys.executable, sys.prefix)  # the venv's interpreter, not a global one
     for saved, ran in zip(notebook.cells, executed.cells):
         assert saved.source == ran.source
@@ -200,11 +201,17 @@ def test_a_refused_call_is_redone_because_pytorch_ran_part_of_it(kernel):
     assert outputs(saved) == outputs(ran) == expected
 
 
-def test_outside_the_repository_the_set_up_cell_says_what_to_do(tmp_path):
+def test_without_the_package_the_set_up_cell_says_how_to_install_it(tmp_path):
+    """The first cell holds no path: wherever it runs, explorer is imported as an installed package is,
+    and where it is missing the cell says in one line how to install it."""
+    assert "sys.path" not in SETUP and str(ROOT) not in SETUP
+    hidden = "import sys\nsys.modules['explorer'] = None  # as in an environment without the package\n"
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    done = subprocess.run([sys.executable, "-c", SETUP], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=120)
-    assert done.returncode != 0 and "Open it from inside the repository's folder" in done.stderr
-    inside = subprocess.run([sys.executable, "-c", SETUP + "\nprint(explorer.__file__)"], cwd=ROOT / "tests",
-                            env=env, capture_output=True, text=True, timeout=120)
-    assert inside.returncode == 0 and inside.stdout.strip() == str(ROOT / "explorer" / "__init__.py")
+    done = subprocess.run([sys.executable, "-c", hidden + SETUP], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=120)
+    message = done.stderr.strip().splitlines()[-1]
+    assert done.returncode != 0 and message == f"ModuleNotFoundError: {INSTALL_HINT}"
+    env["PYTHONPATH"] = str(ROOT)  # this checkout, found as an installed package is found
+    found = subprocess.run([sys.executable, "-c", SETUP + "\nprint(explorer.__file__)"], cwd=tmp_path,
+                           env=env, capture_output=True, text=True, timeout=120)
+    assert found.returncode == 0 and found.stdout.strip() == str(ROOT / "explorer" / "__init__.py")

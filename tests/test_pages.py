@@ -8,7 +8,7 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-from support import ROOT, metric, open_app, shown, players
+from support import APP, metric, open_app, shown, players
 from explorer.functions.lessons import EXTRA_PAGES, PAGES, lessons_on_page
 from explorer.ui.links import PAGE_FILES
 
@@ -45,7 +45,7 @@ def test_home_links_every_page():
     assert not at.exception
     links = [link.proto.page for link in at.get("page_link")]
     assert len(links) == len(PAGES) + len(EXTRA_PAGES)
-    assert all(Path(ROOT / path).exists() for path in PAGE_FILES.values())
+    assert all(Path(APP / path).exists() for path in PAGE_FILES.values())
 
 
 def grads_are(at, lesson, factor):

@@ -113,12 +113,21 @@ def trace(output: torch.Tensor, params: dict[str, torch.Tensor], output_name: st
             f"{output_name} does not depend on any tensor with requires_grad=True, so autograd recorded "
             "nothing. Create the inputs with requires_grad=True."
         )
+    return trace_outputs([output], params, [output_name])
+
+
+def trace_outputs(outputs, params: dict[str, torch.Tensor], names) -> tuple[Graph, dict[str, Any]]:
+    """The graph behind several outputs at once (torchviz's make_dot((h, c))), drawn together: their
+    backward nodes are shared, and an output that is a leaf of the graph is that leaf's node. An
+    output autograd recorded nothing for is a node alone. Graph.output is the first output's node."""
     names_by_tensor = {id(t): name for name, t in params.items()}
+    order = list(_depth_first([out.grad_fn for out in outputs if out.grad_fn is not None]))
+    reached_leaves = {id(fn.variable) for fn in order if hasattr(fn, "variable")}
     builder = _Builder()
-    output_id = builder.add(OUTPUT, output_name, output)
+    output_ids = {id(out): builder.add(OUTPUT, name, out) for out, name in zip(outputs, names)
+                  if id(out) not in reached_leaves}
     live: dict[str, Any] = {}
     fn_ids: dict[Any, str] = {}
-    order = list(_depth_first(output.grad_fn))
     for fn in order:
         fn_id = builder.add(ACCUMULATE if hasattr(fn, "variable") else OP, type(fn).__name__, None,
                             attrs=_attrs_of(fn))
@@ -137,14 +146,22 @@ def trace(output: torch.Tensor, params: dict[str, torch.Tensor], output_name: st
         for slot, (next_fn, _output_nr) in enumerate(fn.next_functions):
             if next_fn is not None:
                 builder.edge(fn_ids[next_fn], fn_ids[fn], INPUT, slot)
-    builder.edge(fn_ids[output.grad_fn], output_id, OUTPUT_EDGE)
-    builder.link_saved(output, output_id)
-    return Graph(builder.nodes, builder.edges, output_id), live
+    for out in outputs:
+        if out.grad_fn is not None:
+            builder.edge(fn_ids[out.grad_fn], output_ids[id(out)], OUTPUT_EDGE)
+    builder.link_saved(output_ids)
+    first = outputs[0]
+    return Graph(builder.nodes, builder.edges, output_ids.get(id(first)) or builder.leaf_ids[id(first)]), live
 
 
-def _depth_first(root) -> Iterator[Any]:
-    """Backward nodes in depth-first preorder, as torchviz's recursion meets them."""
+def _depth_first(roots) -> Iterator[Any]:
+    """Backward nodes in depth-first preorder from each root in turn, as torchviz's recursion meets them."""
     seen = set()
+    for root in roots:
+        yield from _depth_first_from(root, seen)
+
+
+def _depth_first_from(root, seen: set) -> Iterator[Any]:
     stack = [root]
     while stack:
         fn = stack.pop()
@@ -204,10 +221,9 @@ class _Builder:
     def edge(self, src: str, dst: str, kind: str, slot: int = 0) -> None:
         self.edges.append(Edge(src, dst, kind, slot))
 
-    def link_saved(self, output: torch.Tensor, output_id: str) -> None:
-        """Mark saved tensors that are a leaf (or the output) itself, so views can say `self is x`."""
-        targets = dict(self.leaf_ids)
-        targets[id(output)] = output_id
+    def link_saved(self, output_ids: dict[int, str]) -> None:
+        """Mark saved tensors that are a leaf (or an output) itself, so views can say `self is x`."""
+        targets = {**self.leaf_ids, **output_ids}
         for saved_id, tensor in self.saved:
             target = targets.get(id(tensor))
             if target is not None:

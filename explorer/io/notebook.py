@@ -26,25 +26,16 @@ from explorer.functions.lessons import Lesson
 from explorer.play.flow import animate, animate_session, session
 from explorer.values import format_number, not_finite_note
 
-# Run from anywhere inside the repository: the first code cell finds the repository's root.
-SETUP = '''\
-# Make `import explorer` work wherever inside the Autograd Explorer repository this notebook runs:
-# walk up from the working directory to the first folder holding explorer/__init__.py (the
-# repository's root) and put it first on sys.path. Outside the repository, a message says what to do.
-import sys
-from pathlib import Path
-
-root = next((folder for folder in [Path.cwd(), *Path.cwd().parents]
-             if (folder / "explorer" / "__init__.py").is_file()), None)
-if root is not None and str(root) not in sys.path:
-    sys.path.insert(0, str(root))
+# The first code cell: the package, wherever the notebook runs (no path to a checkout anywhere).
+INSTALL_HINT = ("This notebook rebuilds its pictures with the autograd-explorer package: install it into this "
+                "kernel's environment (pip install . in a checkout of Autograd Explorer, or pip install the wheel "
+                "`make wheel` builds) and restart the kernel. Its saved outputs read without running.")
+SETUP = f'''\
+# This notebook rebuilds its pictures with Autograd Explorer, the Python package `explorer`.
 try:
     import explorer
 except ModuleNotFoundError:
-    raise ModuleNotFoundError(
-        "This notebook rebuilds its pictures with Autograd Explorer's code. Open it from inside the "
-        "repository's folder (the one `make run` starts the app from), for example after moving the "
-        "file there. Its saved outputs read without running.") from None
+    raise ModuleNotFoundError({INSTALL_HINT!r}) from None
 import torch'''
 
 ZERO_WORDS = {

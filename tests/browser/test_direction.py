@@ -19,7 +19,7 @@ from svg_geometry import pointed_at
 def page_paths() -> dict[str, str]:
     """Each lesson page's key -> its address, read off app_pages/ (each page is served under its file's name)."""
     paths = {}
-    for file in sorted((ROOT / "app_pages").glob("*.py")):
+    for file in sorted((ROOT / "explorer" / "ui" / "app" / "app_pages").glob("*.py")):
         found = re.search(r'lesson_page\("([^"]+)"\)', file.read_text())
         if found:
             paths[found.group(1)] = "/" + re.sub(r"^\d+_", "", file.stem)

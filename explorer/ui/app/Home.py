@@ -1,0 +1,13 @@
+"""Autograd Explorer's entrypoint (`streamlit run explorer/ui/app/Home.py`): the list of pages, each under its one name.
+
+The pages live in app_pages/ beside this file, and its settings in .streamlit/config.toml beside it
+(Streamlit reads a config beside the main script wherever the package is installed) (a folder named pages/ would make Streamlit build its
+older page list from the file names, over this one, on a server's first run), each served at its
+own URL (/Accumulation, /Exercises?lesson=exercise-2, ...); the home page, 0_Home.py, at /.
+"""
+
+import streamlit as st
+
+from explorer.ui.navigation import app_pages
+
+st.navigation(app_pages()).run()
