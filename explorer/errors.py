@@ -27,3 +27,15 @@ class GraphFreedError(ExplorerError):
             "retain_graph=True to every .backward() through this graph except the last, to keep the "
             "saved values for the next pass."
         )
+
+
+class PyTorchRefusedError(ExplorerError):
+    """PyTorch itself raised: its own message first, word for word, then what it means in our words.
+
+    A lesson whose point is an error (a non-scalar .backward(), an in-place change of a saved
+    tensor) shows this; nothing of the student's session is lost."""
+
+    def __init__(self, pytorch_message: str, explanation: str):
+        self.pytorch_message = pytorch_message
+        self.explanation = explanation
+        super().__init__(f"PyTorch refused: \"{pytorch_message}\"\n\n{explanation}")

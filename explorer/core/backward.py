@@ -73,10 +73,12 @@ class BackwardPass:
     grads_before: dict[str, Any]  # leaf name -> .grad before the call (None if it was None)
     grads_after: dict[str, Any]
     retain_graph: bool = False
+    seed_given: bool = False  # the caller passed the seed: backward(gradient=v) on a non-scalar output
 
     def to_dict(self, with_graph: bool = True) -> dict:
         data = {
             "seed": self.seed,
+            "seed_given": self.seed_given,
             "retain_graph": self.retain_graph,
             "events": [event.to_dict() for event in self.events],
             "grads_before": self.grads_before,
@@ -92,8 +94,13 @@ def record_backward(
     params: dict[str, torch.Tensor],
     output_name: str = "f",
     retain_graph: bool = False,
+    gradient: torch.Tensor | None = None,
 ) -> BackwardPass:
-    """Run `output.backward()` for real and return what happened. Raises GraphFreedError on a freed graph."""
+    """Run `output.backward()` for real and return what happened. Raises GraphFreedError on a freed graph.
+
+    `gradient` is the seed, as in `output.backward(gradient=v)`: what a non-scalar output starts
+    with, so the pass computes the vector-Jacobian product v·J. Without it a non-scalar output is
+    seeded with ones (the same as backward on its sum)."""
     graph, live = trace(output, params, output_name)
     leaf_of = {edge.dst: edge.src for edge in graph.edges if edge.kind == "leaf"}
     leaf_tensor = {node_id: fn.variable for node_id, fn in live.items() if hasattr(fn, "variable")}
@@ -134,9 +141,9 @@ def record_backward(
     live_ids = {fn: node_id for node_id, fn in live.items()}
     leaves = {graph.node(leaf_id).name or leaf_id: leaf_tensor[acc_id] for acc_id, leaf_id in leaf_of.items()}
     grads_before = {name: to_plain(t.grad, summarize=True) for name, t in leaves.items()}
+    seed = gradient if gradient is not None else (None if output.dim() == 0 else torch.ones_like(output))
     try:
-        output.backward(retain_graph=retain_graph) if output.dim() == 0 else output.backward(
-            torch.ones_like(output), retain_graph=retain_graph)
+        output.backward(seed, retain_graph=retain_graph)
     except RuntimeError as error:
         if FREED_GRAPH_WORDS in str(error):
             raise GraphFreedError(str(error)) from None
@@ -147,10 +154,11 @@ def record_backward(
     return BackwardPass(
         graph=graph,
         events=events,
-        seed=to_plain(torch.ones_like(output)),
+        seed=to_plain(seed if seed is not None else torch.ones_like(output)),
         grads_before=grads_before,
         grads_after={name: to_plain(t.grad, summarize=True) for name, t in leaves.items()},
         retain_graph=retain_graph,
+        seed_given=gradient is not None,
     )
 
 
