@@ -17,7 +17,7 @@ import torch
 
 from explorer.core.actions import LETTER_ACTIONS, Action, zeroing
 from explorer.core.backward import BackwardPass, record_backward
-from explorer.core.graph import Graph, capture
+from explorer.core.graph import LEAF, Graph, capture
 from explorer.errors import ExplorerError, GraphFreedError, PyTorchRefusedError
 from explorer.values import parse_number, to_plain
 
@@ -113,6 +113,13 @@ class BackwardSession:
     def graph(self) -> Graph:
         """The graph a call would run through, built without running backward."""
         return capture(self.forward(), self.leaves, self.output_name)
+
+    def leaves_outside_graph(self) -> list[str]:
+        """Leaves the last call's graph (or the next one's) never reaches: detached, used under no_grad,
+        or with requires_grad off. Backward cannot send them anything, so their .grad stays as it is."""
+        graph = self.passes[-1].graph if self.passes else self.graph()
+        reached = {node.name for node in graph.of_kind(LEAF)}
+        return [name for name in self.leaves if name not in reached]
 
     def value(self) -> Any:
         with torch.no_grad():

@@ -15,7 +15,8 @@ import torch
 from explorer.core.actions import Action
 from explorer.core.calls import BackwardSession
 from explorer.errors import ExplorerError, GraphFreedError
-from explorer.functions.lessons import Lesson, lessons_on_page
+from explorer.functions.expr import parse_leaf_value
+from explorer.functions.lessons import MAIN_CASE, Case, Lesson, lessons_on_page
 from explorer.drawing.layout import lay_out
 from explorer.core.graph import capture
 from explorer.core.forward import forward_view
@@ -28,7 +29,8 @@ from explorer.ui.player import preload_player, show_player
 from explorer.play.tables import (accumulation_strip, by_hand_rows, calls_since_zeroing, events_table, history_table,
                                   overflowed)
 from explorer.ui.predict import predict_first
-from explorer.ui.state import (current_look, forget_function, forget_step, keep_in_url, record_actions,
+from explorer.ui.navigation import next_lesson_link
+from explorer.ui.state import (CASE, current_look, forget_function, forget_step, keep_in_url, record_actions,
                                record_step, restore_actions, share_link, start_step, url, write_url)
 from explorer.values import format_number, not_finite_note, parse_number
 from explorer.ui.markdown import literal
@@ -48,10 +50,40 @@ def lesson_page(page_key: str) -> None:
         else:
             lesson = lessons[0]
         st.markdown(lesson.explanation)
-        explore(lesson.fn, lesson.variables, lesson.defaults, key=f"{page_key}:{lesson.id}",
-                output_name=lesson.output_name, lesson=lesson, code=lesson.source)
+        case = _choose_case(lesson, page_key) if lesson.cases else None
+        if case is None or case.id == MAIN_CASE:
+            explore(lesson.fn, lesson.variables, lesson.defaults, key=f"{page_key}:{lesson.id}",
+                    output_name=lesson.output_name, lesson=lesson, code=lesson.source, parse=_parser(lesson))
+        else:
+            explore(case.fn, lesson.variables, lesson.defaults, key=f"{page_key}:{lesson.id}:{case.id}",
+                    output_name=lesson.output_name, case=case, code=case.source, parse=_parser(lesson))
+        next_lesson_link(page_key)
     finally:
         write_url()
+
+
+def _parser(lesson: Lesson):
+    """Numbers for a lesson of numbers; numbers or flat lists ([1, 2, 3]) where a default is a list."""
+    return parse_leaf_value if any(isinstance(v, list) for v in lesson.defaults.values()) else parse_number
+
+
+def _choose_case(lesson: Lesson, page_key: str) -> Case:
+    """The lesson's own function or one of its other cases, kept in the link as ?case=..."""
+    cases = lesson.all_cases
+    ids = [case.id for case in cases]
+    wanted = url().get(CASE)
+    key = f"{page_key}:case"
+    if key not in st.session_state:
+        st.session_state[key] = wanted if wanted in ids else ids[0]
+        if wanted is not None and wanted not in ids:
+            st.warning(literal(f"This link names a case \"{wanted[:40]}\" that this lesson does not have; here is "
+                               f"the first. Its cases are {', '.join(ids)}."))
+    chosen = st.radio("Try", ids, key=key, horizontal=True,
+                      format_func=lambda case_id: cases[ids.index(case_id)].label)
+    if url().get(CASE, ids[0]) != chosen:
+        forget_function(keep_values=True)
+    keep_in_url(CASE, chosen, default=ids[0])
+    return cases[ids.index(chosen)]
 
 
 def _choose_lesson(lessons: list[Lesson], page_key: str) -> Lesson:
@@ -74,12 +106,14 @@ def _choose_lesson(lessons: list[Lesson], page_key: str) -> Lesson:
 def explore(fn: Callable[..., torch.Tensor], variables: list[str], defaults: dict, key: str,
             output_name: str = "f", lesson: Lesson | None = None,
             parse: Callable[[str, str], object] = parse_number,
-            check: Callable[[torch.Tensor], None] | None = None, code: str = "") -> BackwardSession | None:
+            check: Callable[[torch.Tensor], None] | None = None, code: str = "",
+            case: Case | None = None) -> BackwardSession | None:
     """Value inputs, backward controls and every view of the result, for any function of named leaves.
 
     `parse` turns a value box's text into a value (numbers for lessons, lists too in the playground);
     `check` may refuse the function's output before any backward call (NaN, a non-scalar).
-    `code` is the function's source, shown beside the value boxes.
+    `code` is the function's source, shown beside the value boxes. `case` is one of a lesson's other
+    cases (lessons.Case): its own function, the seed it passes to backward, its explanation.
     """
     if code:
         code_column, values_column = st.columns([3, 2])
@@ -87,7 +121,9 @@ def explore(fn: Callable[..., torch.Tensor], variables: list[str], defaults: dic
     else:
         values_column = st.container()
     with values_column:
-        values = _value_inputs(variables, defaults, key, parse, defaults_fixed=lesson is not None)
+        values = _value_inputs(variables, defaults, key, parse, defaults_fixed=lesson is not None or case is not None)
+        if case is not None and case.gradient is not None:
+            st.markdown(f"Each call: `{output_name}.backward(gradient={format_number(case.gradient)})`")
     if values is None:
         return None
     if check is not None:
@@ -97,14 +133,16 @@ def explore(fn: Callable[..., torch.Tensor], variables: list[str], defaults: dic
             st.error(literal(str(error)))
             return None
     prelude = lesson.prelude if lesson else ""
-    session = _session_for(fn, values, key, output_name, prelude)
+    session = _session_for(fn, values, key, output_name, prelude, case.gradient if case else None)
     beside = _backward_controls(session, key, prelude)
     try:
         if predict_first(session, key, lesson, beside):
-            if lesson is not None and lesson.answer:
-                st.markdown(lesson.answer)
+            answer = case.explanation if case is not None else (lesson.answer if lesson is not None else "")
+            if answer:
+                st.markdown(answer)
             _show_results(session, key, lesson)
-            download_buttons(session, lesson.title if lesson else "playground", lesson=lesson, key=f"{key}:downloads")
+            title = lesson.title if lesson else (case.label if case else "playground")
+            download_buttons(session, title, lesson=lesson, key=f"{key}:downloads")
     except ExplorerError as error:
         st.error(literal(str(error)))
     record_actions(session, prelude)
@@ -134,15 +172,15 @@ def _value_inputs(variables: list[str], defaults: dict, key: str, parse=parse_nu
     return None if problems else values
 
 
-def _new_session(fn, values: dict, output_name: str, prelude: str) -> BackwardSession:
+def _new_session(fn, values: dict, output_name: str, prelude: str, gradient=None) -> BackwardSession:
     """Fresh leaves, with the lesson's prelude (exercise 3's first call) already made."""
-    session = BackwardSession(fn, dict(values), output_name)
+    session = BackwardSession(fn, dict(values), output_name, gradient)
     if prelude:
         session.replay(prelude)
     return session
 
 
-def _session_for(fn, values: dict, key: str, output_name: str, prelude: str = "") -> BackwardSession:
+def _session_for(fn, values: dict, key: str, output_name: str, prelude: str = "", gradient=None) -> BackwardSession:
     """This student's leaves. New values mean new leaf tensors, so .grad starts again at None
     (or at the prelude's). A link's actions replace the prelude: they were recorded with it."""
     state_key = f"{key}:session"
@@ -151,7 +189,7 @@ def _session_for(fn, values: dict, key: str, output_name: str, prelude: str = ""
     if held is None or repr(held.values) != repr(values):
         if held is not None:
             forget_step()  # the old leaves' animation step means nothing for the new ones
-        held = BackwardSession(fn, dict(values), output_name)
+        held = BackwardSession(fn, dict(values), output_name, gradient)
         if not restore_actions(held, page=key.split(":")[0]) and prelude:
             held.replay(prelude)
         st.session_state[state_key] = held
@@ -190,7 +228,7 @@ def _backward_controls(session: BackwardSession, key: str, prelude: str = ""):
             session.backward_same_graph(retain_graph=retain)
             st.session_state[f"{key}:called"] = True
         if clicked["reset"]:
-            fresh = _new_session(session.fn, session.values, session.output_name, prelude)
+            fresh = _new_session(session.fn, session.values, session.output_name, prelude, session.gradient)
             st.session_state[f"{key}:session"] = fresh
             forget_step()
             record_actions(fresh, prelude)  # no actions but the prelude's: ops leaves the link
@@ -275,6 +313,10 @@ def _graph_view(session: BackwardSession, key: str) -> None:
         drawing = None
     if folded or expand:
         st.checkbox("Show every node (slower for big graphs)", key=f"{key}:expand")
+    for name in session.leaves_outside_graph():
+        st.info(f"`{name}` is not in the graph: autograd recorded no operation from it to "
+                f"{session.output_name}, so backward never reaches it and `{name}.grad` stays "
+                f"{format_number(session.grads()[name])}.")
     if drawing is not None and drawing.note:
         st.info(drawing.note)
     if drawing is not None and drawing.svg is None:
