@@ -175,7 +175,12 @@ def _show(args) -> int:
 def _case_outcome(result: dict) -> str:
     if result.get("error"):
         return f"PyTorch refused: \"{result['error']['pytorch']}\" {result['error']['explanation']}"
-    return ", ".join(f"{name}.grad = {format_number(value)}" for name, value in result["grads"].items())
+    grads = [f"{name}.grad = {format_number(value)}" for name, value in result["grads"].items()]
+    grads += [f"{name}.grad = {format_number(held['grad'])}" + (" (PyTorch warned: not a leaf)" if held["warning"] else "")
+              for name, held in result.get("non_leaf", {}).items()]
+    grads += [f"a hook changed {format_number(c['sent'])} into {format_number(c['arrived'])}"
+              for c in result.get("changed_on_the_way", [])]
+    return ", ".join(grads)
 
 
 def _report_without_calls(name: str, session: BackwardSession) -> dict:

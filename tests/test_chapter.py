@@ -3,12 +3,16 @@ shows, against torch.autograd.grad on tensors made here, at 1e-6 relative; where
 is an error, PyTorch's own message, word for word."""
 
 import json
+import sys
+import warnings
 
 import pytest
 import torch
 
 from support import run_cli
+from explorer.core.backward import changed_on_the_way
 from explorer.core.calls import BackwardSession, run_calls
+from explorer.core.watch import call_watching
 from explorer.errors import PyTorchRefusedError
 from explorer.functions.lessons import CHAPTER_PAGES, all_lessons, get_lesson, lessons_on_page, squares
 from explorer.play.frames import build_animation
@@ -174,3 +178,84 @@ def test_no_grad_computes_the_value_but_records_nothing():
     lesson = get_lesson("stop-gradient")
     record = run_calls(lesson.case("no-grad").fn, lesson.defaults, 1).passes[-1]
     assert [node.name for node in record.graph.of_kind("op")] == ["MulBackward0"]  # x * scale only
+
+
+# -- 4. non-leaf-grad ---------------------------------------------------------------------------
+def pytorch_non_leaf(case, x_value):
+    """PyTorch by hand: (x.grad, h.grad, the warning on reading h.grad) for the case's own code."""
+    x = torch.tensor(x_value, requires_grad=True)
+    h = 2 * x
+    if case.id == "retain-grad":
+        h.retain_grad()
+    if case.id == "hook-times-10":
+        h.register_hook(lambda grad: grad * 10)
+    (h**2).backward()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        h_grad = h.grad
+    return x.grad.item(), None if h_grad is None else h_grad.item(), next((str(w.message) for w in caught), None)
+
+
+@pytest.mark.parametrize("case_id", ["main", "retain-grad", "hook-times-10"])
+def test_non_leaf_grad_and_pytorchs_warning(case_id):
+    lesson = get_lesson("non-leaf-grad")
+    case = lesson.case(case_id)
+    session = BackwardSession(case.fn, lesson.defaults, watch=tuple(case.non_leaf))
+    session.backward()
+    x_grad, h_grad, warning = pytorch_non_leaf(case, 3.0)
+    assert session.grads()["x"] == pytest.approx(x_grad, rel=RTOL) == case.expected["x"]
+    shown, shown_warning = session.non_leaf_grads()["h"]
+    assert shown == h_grad == case.non_leaf["h"]
+    assert shown_warning == warning  # word for word, None when retain_grad() kept it
+    if h_grad is None:
+        assert "not a leaf Tensor is being accessed" in shown_warning
+
+
+def test_the_hook_is_found_on_the_edge_where_it_acted():
+    lesson = get_lesson("non-leaf-grad")
+    record = run_calls(lesson.case("hook-times-10").fn, lesson.defaults, 1).passes[-1]
+    (change,) = changed_on_the_way(record)
+    assert [record.graph.node(n).name for n in (*change.sources, change.node)] == ["PowBackward0", "MulBackward0"]
+    assert (change.sent, change.arrived) == (12.0, 120.0)
+    assert changed_on_the_way(run_calls(lesson.fn, lesson.defaults, 1).passes[-1]) == []  # no hook, no change
+
+
+def test_watching_a_local_leaves_nothing_behind():
+    lesson = get_lesson("non-leaf-grad")
+    before = sys.getprofile()
+    output, made = call_watching(lesson.fn, {"x": torch.tensor(3.0, requires_grad=True)}, ("h",))
+    assert sys.getprofile() is before and made["h"].item() == 6.0 and output.item() == 36.0
+
+
+# -- 5. in-place --------------------------------------------------------------------------------
+def test_in_place_error_marks_the_node_and_its_versions_and_the_fix_works():
+    lesson = get_lesson("in-place")
+    x = torch.tensor(lesson.defaults["x"], requires_grad=True)
+    y = x.sigmoid()
+    y.mul_(2)
+    assert y._version == 1
+    with pytest.raises(RuntimeError) as pytorch:
+        y.sum().backward()
+    session = BackwardSession(lesson.case("mul-in-place").fn, lesson.defaults)
+    with pytest.raises(PyTorchRefusedError) as ours:
+        session.backward()
+    assert ours.value.pytorch_message == str(pytorch.value)
+    assert session.graph().node(ours.value.node).name == "SigmoidBackward0"
+    assert ours.value.versions == {"saved": 0, "now": 1}
+    assert "version 0" in ours.value.explanation and "version 1" in ours.value.explanation
+    assert session.grads() == {"x": None}  # refused before any AccumulateGrad ran
+    fixed = run_calls(lesson.fn, lesson.defaults, 1).grads()["x"]  # y = y * 2, out of place
+    x = torch.tensor(lesson.defaults["x"], requires_grad=True)
+    (reference,) = torch.autograd.grad((x.sigmoid() * 2).sum(), x)
+    assert torch.allclose(torch.tensor(fixed), reference, rtol=RTOL, atol=0)
+    assert torch.allclose(reference, 2 * torch.sigmoid(x) * (1 - torch.sigmoid(x)), rtol=RTOL)
+
+
+def test_in_place_in_the_json_names_the_node(capsys):
+    status, out, _ = run_cli(capsys, "show", "in-place", "--case", "mul-in-place", "--json")
+    assert status == 0
+    report = json.loads(out)
+    error = report["cases"][1]["error"]
+    names = {node["id"]: node["name"] for node in report["graph"]["nodes"]}
+    assert names[error["node"]] == "SigmoidBackward0" and error["versions"] == {"saved": 0, "now": 1}
+    assert report["calls"] == []  # the refused call ran nothing

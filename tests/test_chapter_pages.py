@@ -83,3 +83,29 @@ def test_the_stop_gradient_page_says_y_is_not_in_the_graph(case_id):
     assert not at.exception and metric(at, "y.grad") == "None"
     svg = json.loads(players(at)[0].proto.json)["svg"]
     assert ">x<" in svg and ">y<" not in svg  # only x's leaf is drawn
+
+
+def test_the_non_leaf_page_shows_h_grad_pytorchs_warning_and_the_hook():
+    at = open_app(PAGE_FILES["non-leaf-grad"])
+    at.button(key="non-leaf-grad:non-leaf-grad:backward").click().run()
+    assert not at.exception and metric(at, "h.grad (not a leaf)") == "None"
+    assert shown(at.warning[0].value).startswith('PyTorch warned: "The .grad attribute of a Tensor that is not a leaf')
+    choose(at, "non-leaf-grad", "retain-grad")
+    at.button(key="non-leaf-grad:non-leaf-grad:retain-grad:backward").click().run()
+    assert metric(at, "h.grad (not a leaf)") == "12" and not at.warning
+    choose(at, "non-leaf-grad", "hook-times-10")
+    at.button(key="non-leaf-grad:non-leaf-grad:hook-times-10:backward").click().run()
+    assert metric(at, "x.grad") == "240"
+    assert any("from PowBackward0 to MulBackward0: 12 was sent, 120 arrived" in info.value for info in at.info)
+
+
+def test_the_in_place_page_names_the_node_and_its_versions_then_the_fix_works():
+    at = open_app(PAGE_FILES["in-place"])
+    choose(at, "in-place", "mul-in-place")
+    at.button(key="in-place:in-place:mul-in-place:backward").click().run()
+    assert not at.exception and "modified by an inplace operation" in shown(at.error[0].value)
+    assert any("**SigmoidBackward0**" in info.value and "version 0 when saved and is at version 1" in info.value
+               for info in at.info)
+    choose(at, "in-place", "main")
+    at.button(key="in-place:in-place:backward").click().run()
+    assert not at.exception and not at.error and metric(at, "x.grad") == "[0.5, 0.3932, 0.21]"

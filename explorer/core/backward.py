@@ -168,3 +168,34 @@ def _id_of(live_ids: dict, next_fn) -> str | None:
 
 def _shape(grad) -> tuple[int, ...] | None:
     return None if grad is None else tuple(grad.shape)
+
+
+@dataclass(frozen=True)
+class ChangedOnTheWay:
+    """A node received something other than what was sent to it: a hook on the tensor between changed it."""
+
+    node: str  # the node that received it
+    sources: tuple[str, ...]  # the nodes that sent to it
+    sent: Any  # what they sent, summed
+    arrived: Any  # what the node received
+
+
+def changed_on_the_way(record: BackwardPass) -> list[ChangedOnTheWay]:
+    """Nodes whose arriving gradient differs from the sum of what was sent along their edges. A tensor
+    hook (h.register_hook) runs between the two, so this is where it acted; without hooks the list is empty."""
+    sent: dict[str, list] = {}
+    sources: dict[str, list[str]] = {}
+    for event in record.events:
+        for grad in event.grads_out:
+            if grad.to is not None and grad.value is not None:
+                sent.setdefault(grad.to, []).append(torch.tensor(grad.value, dtype=torch.float64))
+                sources.setdefault(grad.to, []).append(event.node)
+    changed = []
+    for event in record.events:
+        if event.node not in sent or len(event.grads_in) != 1 or event.grads_in[0] is None:
+            continue
+        total = sum(sent[event.node])
+        arrived = torch.tensor(event.grads_in[0], dtype=torch.float64)
+        if not torch.allclose(total, arrived, rtol=1e-6, atol=0):
+            changed.append(ChangedOnTheWay(event.node, tuple(sources[event.node]), to_plain(total), event.grads_in[0]))
+    return changed

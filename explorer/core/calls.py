@@ -10,6 +10,7 @@ by actions.Action throughout.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -18,6 +19,7 @@ import torch
 from explorer.core.actions import LETTER_ACTIONS, Action, zeroing
 from explorer.core.backward import BackwardPass, record_backward
 from explorer.core.graph import LEAF, Graph, capture
+from explorer.core.watch import call_watching, read_grad
 from explorer.errors import ExplorerError, GraphFreedError, PyTorchRefusedError
 from explorer.values import parse_number, to_plain
 
@@ -57,7 +59,7 @@ class BackwardSession:
     """
 
     def __init__(self, fn: Callable[..., torch.Tensor], values: dict[str, Any], output_name: str = "f",
-                 gradient: Any = None):
+                 gradient: Any = None, watch: tuple[str, ...] = ()):
         leaves = {
             name: torch.tensor(parse_number(value, name) if not isinstance(value, list) else value,
                                dtype=torch.float32, requires_grad=True)
@@ -65,6 +67,7 @@ class BackwardSession:
         }
         self._start(fn, leaves, dict(values), output_name, pass_leaves=True)
         self.gradient = gradient
+        self.watch = tuple(watch)
 
     @classmethod
     def of_leaves(cls, fn: Callable[..., torch.Tensor], leaves: dict[str, torch.Tensor], output_name: str = "f",
@@ -87,10 +90,21 @@ class BackwardSession:
         # The seed of every call, as in f.backward(gradient=v): plain numbers (a list), or None for a
         # scalar output's implicit 1. Kept as numbers, so a session holds no tensor but its leaves'.
         self.gradient: Any = None
+        # Local tensors of fn to keep from the last call (non-leaf h), and what they held then.
+        self.watch: tuple[str, ...] = ()
+        self.watched: dict[str, torch.Tensor] = {}
+        self._made: dict[str, torch.Tensor] = {}  # the watched tensors of the latest forward
 
     # -- the function --------------------------------------------------------------------
     def _call(self) -> torch.Tensor:
+        if self.watch and self._pass_leaves:
+            output, self._made = call_watching(self.fn, self.leaves, self.watch)
+            return output
         return self.fn(**self.leaves) if self._pass_leaves else self.fn()
+
+    def non_leaf_grads(self) -> dict[str, tuple[Any, str | None]]:
+        """Each watched tensor of the last call: its .grad now, and PyTorch's warning for reading it."""
+        return {name: read_grad(tensor) for name, tensor in self.watched.items()}
 
     def forward(self) -> torch.Tensor:
         """The function's output, built afresh from the leaves (a non-scalar one too: it can be drawn)."""
@@ -122,14 +136,17 @@ class BackwardSession:
         return [name for name in self.leaves if name not in reached]
 
     def value(self) -> Any:
-        with torch.no_grad():
-            return to_plain(self._call())
+        """The output's value. Built with autograd on: a function may call h.retain_grad() or
+        h.register_hook(), which PyTorch refuses on a tensor made under no_grad. The graph is dropped."""
+        return to_plain(self._call())
 
     # -- actions ---------------------------------------------------------------------------
     def backward(self, retain_graph: bool = False) -> BackwardPass:
         """Build the function again from the same leaves and call .backward() on it."""
         output = self.forward()
+        made = dict(self._made)
         record = self._record(output, retain_graph)
+        self.watched = made
         self._keep(output, record, Action.BACKWARD, retain_graph)
         return record
 
@@ -153,11 +170,16 @@ class BackwardSession:
         seed = self._seed(output)
         try:
             return record_backward(output, self.leaves, self.output_name, retain_graph=retain_graph, gradient=seed)
-        except RuntimeError as error:  # a gradient of the wrong shape: PyTorch's words, then ours
-            if "Mismatch in shape" not in str(error):
+        except RuntimeError as error:
+            if "Mismatch in shape" in str(error):  # a gradient of the wrong shape: PyTorch's words, then ours
+                raise PyTorchRefusedError(str(error), f"The seed given to backward must have the shape of "
+                                          f"{self.output_name}, {tuple(output.shape)}.") from None
+            # The failed pass freed what its finished nodes saved, so the node is named in the graph of a
+            # fresh forward: the one the page draws, with the same ids.
+            modified = in_place_error(str(error), self.graph())
+            if modified is None:
                 raise
-            raise PyTorchRefusedError(str(error), f"The seed given to backward must have the shape of "
-                                      f"{self.output_name}, {tuple(output.shape)}.") from None
+            raise modified from None
 
     def zero_grad(self, zero: Action | str | None) -> None:
         """Action.ZERO ("zero"): x.grad.zero_() (a tensor of zeros stays); Action.SET_NONE ("set-none"):
@@ -220,6 +242,27 @@ class BackwardSession:
             raise ExplorerError("This link's list of actions is not one the explorer wrote; starting afresh.")
         for letter in code:
             self.do(*LETTER_ACTIONS[letter])
+
+
+IN_PLACE_WORDS = re.compile(r"modified by an inplace operation: .*?, which is output (\d+) of (\w+), "
+                            r"is at version (\d+); expected version (\d+)")
+
+
+def in_place_error(message: str, graph: Graph) -> PyTorchRefusedError | None:
+    """PyTorch's version-counter error, with the node whose saved tensor was changed; None for another error."""
+    found = IN_PLACE_WORDS.search(message)
+    if found is None:
+        return None
+    output_nr, op, now, saved = found.groups()
+    # PyTorch names the forward op (Sigmoid) or its node (SigmoidBackward0), depending on the version
+    marked = next((n for n in graph.of_kind("op") if n.name == op or n.name.startswith(f"{op}Backward")), None)
+    node, op = (marked.id, marked.name) if marked is not None else (None, op)
+    return PyTorchRefusedError(message, (
+        f"{op} saved a tensor to compute its gradient (output {output_nr} of its forward op). "
+        f"Every tensor counts its in-place changes: that output was at version {saved} when it was saved, and "
+        f"an in-place operation (a method ending in _, such as mul_) has brought it to version {now}. Backward "
+        "would use the changed numbers, so PyTorch stops. Write it out of place (y = y * 2), or clone before "
+        "changing (y = y.clone(); y.mul_(2))."), node, {"saved": int(saved), "now": int(now)})
 
 
 def _pytorch_message(output: torch.Tensor) -> str:

@@ -4,8 +4,10 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
+from explorer.core.backward import changed_on_the_way
 from explorer.core.calls import BackwardSession
 from explorer.errors import PyTorchRefusedError
 from explorer.functions.lessons import Case, Lesson
@@ -13,7 +15,8 @@ from explorer.functions.lessons import Case, Lesson
 
 def case_session(lesson: Lesson, case: Case, values: dict[str, Any] | None = None) -> BackwardSession:
     """New leaves at the lesson's values (or `values`), for this case's function and seed."""
-    return BackwardSession(case.fn, {**lesson.defaults, **(values or {})}, lesson.output_name, case.gradient)
+    return BackwardSession(case.fn, {**lesson.defaults, **(values or {})}, lesson.output_name, case.gradient,
+                           watch=tuple(case.non_leaf))
 
 
 def run_case(lesson: Lesson, case: Case, values: dict[str, Any] | None = None) -> dict:
@@ -23,8 +26,14 @@ def run_case(lesson: Lesson, case: Case, values: dict[str, Any] | None = None) -
     try:
         session.backward()
     except PyTorchRefusedError as error:
-        result["error"] = {"pytorch": error.pytorch_message, "explanation": error.explanation}
+        result["error"] = {"pytorch": error.pytorch_message, "explanation": error.explanation,
+                           "node": error.node, "versions": error.versions}
     result["grads"] = session.full_grads()
+    if case.non_leaf:  # tensors in the middle: their .grad, and PyTorch's warning on reading it
+        result["non_leaf"] = {name: {"grad": grad, "warning": warning}
+                              for name, (grad, warning) in session.non_leaf_grads().items()}
+    if session.passes:
+        result["changed_on_the_way"] = [asdict(change) for change in changed_on_the_way(session.passes[-1])]
     return result
 
 

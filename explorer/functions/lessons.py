@@ -75,6 +75,35 @@ def frozen_leaf(x, y):
     return x * y
 
 
+def square_of_double(x):
+    h = 2 * x
+    return h**2
+
+
+def square_of_double_retained(x):
+    h = 2 * x
+    h.retain_grad()
+    return h**2
+
+
+def doubled_sigmoid(x):
+    y = x.sigmoid()
+    y = y * 2
+    return y.sum()
+
+
+def doubled_sigmoid_in_place(x):
+    y = x.sigmoid()
+    y.mul_(2)
+    return y.sum()
+
+
+def square_of_double_scaled(x):
+    h = 2 * x
+    h.register_hook(lambda grad: grad * 10)
+    return h**2
+
+
 # -- derivatives worked out by hand, to hold against autograd ---------------------------------
 def square_by_hand(x):
     return {"x": 2 * x}
@@ -108,6 +137,9 @@ class Case:
     explanation: str = ""  # markdown: what this case shows
     gradient: list[float] | None = None  # the seed, as in f.backward(gradient=...)
     error: str = ""  # part of PyTorch's own message, when the case's point is that PyTorch refuses
+    # Non-leaf tensors of the function (its local variables) whose .grad the page reads after a call,
+    # with what each must read then (None: PyTorch leaves it empty and warns).
+    non_leaf: dict[str, float | None] = field(default_factory=dict)
 
     @property
     def source(self) -> str:
@@ -135,11 +167,13 @@ class Lesson:
     # Beyond the seed: the lesson's other cases, after its own (the first case the page offers).
     cases: tuple[Case, ...] = ()
     main_label: str = ""  # the chooser's words for the lesson's own function
+    non_leaf: dict[str, float | None] = field(default_factory=dict)  # as Case.non_leaf, for the lesson's own
 
     @property
     def all_cases(self) -> tuple[Case, ...]:
         """The lesson's own function as the first case, then its other cases."""
-        own = Case(MAIN_CASE, self.main_label or self.title, self.fn, dict(self.expected), "")
+        own = Case(MAIN_CASE, self.main_label or self.title, self.fn, dict(self.expected), "",
+                   non_leaf=dict(self.non_leaf))
         return (own, *self.cases)
 
     def case(self, case_id: str) -> Case:
@@ -386,6 +420,60 @@ LESSONS: tuple[Lesson, ...] = (
                  "as a constant: `x.grad` = 3, `y.grad` stays None, and stays so for every later call."),
         ),
     ),
+    Lesson(
+        id="non-leaf-grad",
+        page="non-leaf-grad",
+        title="The .grad of a tensor in the middle",
+        explanation=(
+            "Only leaves keep a `.grad`. In `h = 2 * x; f = h ** 2` the gradient df/dh passes through "
+            "`h` on its way to `x` (it arrives at `MulBackward0`, the node that made `h`), but it is not "
+            "stored: reading `h.grad` afterwards gives None, and PyTorch warns that it did. "
+            "`h.retain_grad()` asks PyTorch to keep it; `h.register_hook(fn)` calls `fn` with it as it "
+            "passes, and what `fn` returns goes on in its place."
+        ),
+        answer=("At x = 3, h = 6: df/dh = 2h = 12 passes through `h`, and `x.grad` = 12 · 2 = 24. "
+                "`h.grad` is None."),
+        fn=square_of_double,
+        defaults={"x": 3.0},
+        expected={"x": 24.0},
+        main_label="h = 2 * x; f = h ** 2",
+        non_leaf={"h": None},
+        cases=(
+            Case("retain-grad", "h.retain_grad()", square_of_double_retained, {"x": 24.0},
+                 "With `h.retain_grad()` PyTorch stores the gradient that passes through `h`: `h.grad` = 12 "
+                 "(df/dh = 2h), and reading it gives no warning. `x.grad` is 24 as before.",
+                 non_leaf={"h": 12.0}),
+            Case("hook-times-10", "h.register_hook(lambda grad: grad * 10)", square_of_double_scaled, {"x": 240.0},
+                 "This hook returns 10 times the gradient, and what a hook returns replaces it: "
+                 "`PowBackward0` sends 12 towards `h`, 120 arrives at `MulBackward0`, and `x.grad` = "
+                 "120 · 2 = 240, ten times the truth. Hooks can change gradients; this is how gradient "
+                 "clipping by hooks works, and how a bug in one goes unnoticed.",
+                 non_leaf={"h": None}),
+        ),
+    ),
+    Lesson(
+        id="in-place",
+        page="in-place",
+        title="Changing a saved tensor in place",
+        explanation=(
+            "Some backward nodes need a tensor from the forward pass: `SigmoidBackward0` keeps its own "
+            "output y, because σ'(x) = y·(1 − y). An in-place operation (`y.mul_(2)`, `y += 1`, any "
+            "method ending in `_`) changes y's numbers where they are, and every tensor counts such "
+            "changes in a version counter. Backward checks it: saved at version 0, now at 1, and PyTorch "
+            "refuses rather than compute a wrong gradient. Written out of place, `y = y * 2` makes a new "
+            "tensor and the saved one stays as it was."
+        ),
+        answer="Out of place, at x = [0, 1, 2]: `x.grad` = 2·σ(x)·(1 − σ(x)) = [0.5, 0.3932, 0.2100].",
+        fn=doubled_sigmoid,
+        defaults={"x": [0.0, 1.0, 2.0]},
+        expected={"x": [0.5, 0.39322386, 0.20998718]},
+        main_label="y = y * 2 (out of place)",
+        cases=(
+            Case("mul-in-place", "y.mul_(2) (in place)", doubled_sigmoid_in_place,
+                 explanation="`y.mul_(2)` changed the very tensor `SigmoidBackward0` saved.",
+                 error="modified by an inplace operation"),
+        ),
+    ),
 )
 
 # The pages of the app, in order: page key -> (title, one line for the home page).
@@ -401,6 +489,8 @@ CHAPTER_PAGES: dict[str, tuple[str, str]] = {
     "leaf-twice": ("A leaf used twice", "Two paths into one leaf: summed in a buffer, accumulated once."),
     "vector-jacobian": ("Non-scalar outputs", "backward(gradient=v): PyTorch's error, and the vector-Jacobian product."),
     "stop-gradient": ("Stopping the gradient", "detach(), no_grad() and requires_grad_(False): a branch left out."),
+    "non-leaf-grad": ("Gradients in the middle", "h.grad is None: the warning, retain_grad() and hooks."),
+    "in-place": ("In-place changes", "y.mul_(2) on a saved tensor: the version counter's error, and the fix."),
 }
 # Pages that are not part of a lesson, listed on the home page after them.
 EXTRA_PAGES: dict[str, tuple[str, str]] = {

@@ -10,4 +10,6 @@ PAGE_FILES = {
     "leaf-twice": "app_pages/7_Leaf_used_twice.py",
     "vector-jacobian": "app_pages/8_Non_scalar_outputs.py",
     "stop-gradient": "app_pages/9_Stopping_the_gradient.py",
+    "non-leaf-grad": "app_pages/10_Gradients_in_the_middle.py",
+    "in-place": "app_pages/11_In_place_changes.py",
 }

@@ -13,8 +13,9 @@ import streamlit as st
 import torch
 
 from explorer.core.actions import Action
+from explorer.core.backward import changed_on_the_way
 from explorer.core.calls import BackwardSession
-from explorer.errors import ExplorerError, GraphFreedError
+from explorer.errors import ExplorerError, GraphFreedError, PyTorchRefusedError
 from explorer.functions.expr import parse_leaf_value
 from explorer.functions.lessons import MAIN_CASE, Case, Lesson, lessons_on_page
 from explorer.drawing.layout import lay_out
@@ -133,7 +134,9 @@ def explore(fn: Callable[..., torch.Tensor], variables: list[str], defaults: dic
             st.error(literal(str(error)))
             return None
     prelude = lesson.prelude if lesson else ""
-    session = _session_for(fn, values, key, output_name, prelude, case.gradient if case else None)
+    spec = case if case is not None else (lesson.all_cases[0] if lesson is not None else None)
+    options = {"gradient": spec.gradient, "watch": tuple(spec.non_leaf)} if spec is not None else {}
+    session = _session_for(fn, values, key, output_name, prelude, options)
     beside = _backward_controls(session, key, prelude)
     try:
         if predict_first(session, key, lesson, beside):
@@ -172,15 +175,16 @@ def _value_inputs(variables: list[str], defaults: dict, key: str, parse=parse_nu
     return None if problems else values
 
 
-def _new_session(fn, values: dict, output_name: str, prelude: str, gradient=None) -> BackwardSession:
+def _new_session(fn, values: dict, output_name: str, prelude: str, options: dict | None = None) -> BackwardSession:
     """Fresh leaves, with the lesson's prelude (exercise 3's first call) already made."""
-    session = BackwardSession(fn, dict(values), output_name, gradient)
+    session = BackwardSession(fn, dict(values), output_name, **(options or {}))
     if prelude:
         session.replay(prelude)
     return session
 
 
-def _session_for(fn, values: dict, key: str, output_name: str, prelude: str = "", gradient=None) -> BackwardSession:
+def _session_for(fn, values: dict, key: str, output_name: str, prelude: str = "",
+                 options: dict | None = None) -> BackwardSession:
     """This student's leaves. New values mean new leaf tensors, so .grad starts again at None
     (or at the prelude's). A link's actions replace the prelude: they were recorded with it."""
     state_key = f"{key}:session"
@@ -189,7 +193,7 @@ def _session_for(fn, values: dict, key: str, output_name: str, prelude: str = ""
     if held is None or repr(held.values) != repr(values):
         if held is not None:
             forget_step()  # the old leaves' animation step means nothing for the new ones
-        held = BackwardSession(fn, dict(values), output_name, gradient)
+        held = BackwardSession(fn, dict(values), output_name, **(options or {}))
         if not restore_actions(held, page=key.split(":")[0]) and prelude:
             held.replay(prelude)
         st.session_state[state_key] = held
@@ -228,7 +232,8 @@ def _backward_controls(session: BackwardSession, key: str, prelude: str = ""):
             session.backward_same_graph(retain_graph=retain)
             st.session_state[f"{key}:called"] = True
         if clicked["reset"]:
-            fresh = _new_session(session.fn, session.values, session.output_name, prelude, session.gradient)
+            fresh = _new_session(session.fn, session.values, session.output_name, prelude,
+                                 {"gradient": session.gradient, "watch": session.watch})
             st.session_state[f"{key}:session"] = fresh
             forget_step()
             record_actions(fresh, prelude)  # no actions but the prelude's: ops leaves the link
@@ -237,6 +242,12 @@ def _backward_controls(session: BackwardSession, key: str, prelude: str = ""):
     except GraphFreedError as error:
         # A Material icon: the stop-sign emoji drew as an empty box on machines without an emoji font.
         st.error(literal(str(error)), icon=":material/block:")
+    except PyTorchRefusedError as error:
+        st.error(literal(str(error)), icon=":material/block:")
+        if error.node is not None and error.versions is not None:
+            st.info(f"The node PyTorch stopped at: **{session.graph().node(error.node).name}** (`{error.node}` "
+                    f"in the graph and the JSON). Its saved tensor was at version {error.versions['saved']} when "
+                    f"saved and is at version {error.versions['now']} now.")
     except ExplorerError as error:
         st.error(literal(str(error)))
     return options[1]
@@ -250,6 +261,7 @@ def _show_results(session: BackwardSession, key: str, lesson: Lesson | None) -> 
     columns[0].metric(f"{session.output_name}", format_number(output))
     for column, (name, value) in zip(columns[1:], grads.items()):
         column.metric(f"{name}.grad", format_number(value))
+    _non_leaf_view(session)
     note = not_finite_note({session.output_name: output, **{f"{n}.grad": v for n, v in grads.items()}})
     if note:
         st.warning(note)
@@ -276,6 +288,25 @@ def _show_results(session: BackwardSession, key: str, lesson: Lesson | None) -> 
         _by_hand_check(session, lesson)
 
 
+def _non_leaf_view(session: BackwardSession) -> None:
+    """The .grad of each watched tensor in the middle (h), PyTorch's warning when it reads None, and
+    where a hook changed a gradient on its way."""
+    if not session.passes:
+        return
+    for name, (grad, warning) in session.non_leaf_grads().items():
+        st.metric(f"{name}.grad (not a leaf)", format_number(grad))
+        if warning:
+            st.warning(literal(f"PyTorch warned: \"{warning}\"\n\n`{name}` is not a leaf, so backward passed its "
+                               f"gradient on without storing it. Call `{name}.retain_grad()` before backward "
+                               "to keep it, or read it as it passes with a hook."))
+    record = session.passes[-1]
+    for change in changed_on_the_way(record):
+        senders = " and ".join(record.graph.node(src).name for src in change.sources)
+        st.info(f"A hook changed the gradient on the way from {senders} to "
+                f"{record.graph.node(change.node).name}: {format_number(change.sent)} was sent, "
+                f"{format_number(change.arrived)} arrived.")
+
+
 def _torchviz_view(session: BackwardSession) -> None:
     st.caption(f"`{TORCHVIZ_CALL}` on the same function. torchviz names nodes by memory address, "
                "draws a leaf that a node saved as that saved tensor (x turns into an orange `self`) "
@@ -288,7 +319,8 @@ def _torchviz_view(session: BackwardSession) -> None:
         return
     try:
         show_svg(to_svg(torchviz_dot(output, session.leaves, stable_ids=True)))
-    except (ExplorerError, RecursionError) as error:
+    except (ExplorerError, RecursionError, RuntimeError) as error:
+        # RuntimeError: torchviz reads every saved tensor, and PyTorch refuses one changed in place
         st.info(literal(f"torchviz could not draw this graph: {error}"))
 
 
