@@ -13,7 +13,8 @@ import torch
 
 from explorer import bench, launch
 from explorer.core.actions import NO_ZEROING, ZERO_CHOICES
-from explorer.core.calls import run_calls
+from explorer.core.calls import BackwardSession, run_calls
+from explorer.core.cases import case_results
 from explorer.core.report import session_report
 from explorer.errors import ExplorerError
 from explorer.files import check_target
@@ -67,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--calls", type=int, default=1, help="how many times to call .backward() (default 1)")
     show.add_argument("--zero", choices=ZERO_CHOICES, default=NO_ZEROING,
                       help="between calls: none (accumulate), zero (grad.zero_()), set-none (grad = None)")
+    show.add_argument("--case", help="one of the lesson's other cases instead of its own function (see its page)")
     show.add_argument("--json", action="store_true", help="print the graph and every call as JSON")
     show.set_defaults(handler=_show)
 
@@ -160,19 +162,31 @@ def parse_assignments(assignments: list[str], known: list[str], parse=parse_numb
 def _show(args) -> int:
     if (args.lesson is None) == (args.expr is None):
         raise ExplorerError("Name a lesson (see `python -m explorer lessons`) or give --expr \"...\", not both.")
+    lesson = cases = None
     if args.expr is not None:
+        if args.case is not None:
+            raise ExplorerError("--case picks one of a lesson's cases; an --expr has none.")
         fn, title, name, values = _expression(args)
+        gradient = None
     else:
         lesson = get_lesson(args.lesson)
-        fn, title, name = lesson.fn, f"{lesson.title}  ({lesson.id})", lesson.id
-        values = {**lesson.defaults, **parse_assignments(args.set, lesson.variables)}
-    session = run_calls(fn, values, args.calls, args.zero)
+        case = lesson.case(args.case) if args.case is not None else lesson.all_cases[0]
+        fn, title, name, gradient = case.fn, f"{lesson.title}  ({lesson.id})", lesson.id, case.gradient
+        values = {**lesson.defaults, **parse_assignments(args.set, lesson.variables, _parser_of(lesson))}
+        cases = case_results(lesson, values) if lesson.cases else None
+    if cases is not None and next(c for c in cases if c["id"] == case.id).get("error"):
+        session = BackwardSession(fn, values, lesson.output_name, gradient)  # its point is that backward fails
+    else:
+        session = run_calls(fn, values, args.calls, args.zero, gradient=gradient)
     if args.json:
-        print(json_text(session_report(name, session)))
+        report = session_report(name, session) if session.passes else _report_without_calls(name, session)
+        if cases is not None:
+            report["cases"] = cases
+        print(json_text(report))
         return 0
     print(title)
     print("values: " + ", ".join(f"{k} = {format_number(v)}" for k, v in values.items()))
-    graph = session.passes[-1].graph
+    graph = session.passes[-1].graph if session.passes else session.graph()
     print(f"graph: {len(graph.nodes)} nodes, {len(graph.edges)} edges")
     for number, record in enumerate(session.passes, start=1):
         order = " -> ".join(event.name for event in record.events)
@@ -182,8 +196,31 @@ def _show(args) -> int:
                            markdown=False)
     if note:
         print("note: " + note)
+    for result in cases or ():
+        print(f"case {result['id']} ({result['label']}): " + _case_outcome(result))
     return 0
 
+
+def _case_outcome(result: dict) -> str:
+    if result.get("error"):
+        return f"PyTorch refused: \"{result['error']['pytorch']}\" {result['error']['explanation']}"
+    grads = [f"{name}.grad = {format_number(value)}" for name, value in result["grads"].items()]
+    grads += [f"{name}.grad = {format_number(held['grad'])}" + (" (PyTorch warned: not a leaf)" if held["warning"] else "")
+              for name, held in result.get("non_leaf", {}).items()]
+    grads += [f"a hook changed {format_number(c['sent'])} into {format_number(c['arrived'])}"
+              for c in result.get("changed_on_the_way", [])]
+    return ", ".join(grads)
+
+
+def _report_without_calls(name: str, session: BackwardSession) -> dict:
+    """The JSON of a case whose backward PyTorch refuses: the graph it would run through, no calls."""
+    return {"lesson": name, "values": session.values, "graph": session.graph().to_dict(), "calls": [],
+            "history": [], "grads": session.full_grads()}
+
+
+def _parser_of(lesson):
+    """Numbers, or flat lists ([1, 2, 3]) for a lesson whose leaves are vectors."""
+    return parse_leaf_value if any(isinstance(v, list) for v in lesson.defaults.values()) else parse_number
 
 def _expression(args):
     """The function, title, name and values for --expr: every variable needs a --set."""

@@ -27,3 +27,18 @@ class GraphFreedError(ExplorerError):
             "retain_graph=True to every .backward() through this graph except the last, to keep the "
             "saved values for the next pass."
         )
+
+
+class PyTorchRefusedError(ExplorerError):
+    """PyTorch itself raised: its own message first, word for word, then what it means in our words.
+
+    A lesson whose point is an error (a non-scalar .backward(), an in-place change of a saved
+    tensor) shows this; nothing of the student's session is lost."""
+
+    def __init__(self, pytorch_message: str, explanation: str, node: str | None = None,
+                 versions: dict[str, int] | None = None):
+        self.pytorch_message = pytorch_message
+        self.explanation = explanation
+        self.node = node  # the graph's id of the node the error is about (whose saved tensor changed), if any
+        self.versions = versions  # a saved tensor's version counter: {"saved": 0, "now": 1}
+        super().__init__(f"PyTorch refused: \"{pytorch_message}\"\n\n{explanation}")

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from explorer.core.calls import BackwardSession, run_calls
-from explorer.errors import BadValueError, ExplorerError, GraphFreedError
+from explorer.errors import BadValueError, ExplorerError, GraphFreedError, PyTorchRefusedError
 from explorer.functions.expr import parse_expression
 from explorer.functions.lessons import square
 
@@ -95,3 +95,38 @@ def test_a_big_gradient_is_not_shown_as_none():
     session = run_calls(expression.build, {"v": [1.0] * 20}, 1)
     assert session.grads()["v"] == "tensor of shape (20,)"
     assert session.passes[0].grads_before["v"] is None
+
+
+def squares(x):
+    return x * x
+
+
+def test_a_non_scalar_output_is_refused_with_pytorchs_own_message():
+    session = BackwardSession(squares, {"x": [1.0, 2.0, 3.0]})
+    x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    with pytest.raises(RuntimeError) as pytorch:
+        (x * x).backward()
+    with pytest.raises(PyTorchRefusedError) as ours:
+        session.backward()
+    assert ours.value.pytorch_message == str(pytorch.value) == "grad can be implicitly created only for scalar outputs"
+    assert str(ours.value).startswith(f'PyTorch refused: "{pytorch.value}"') and "gradient=v" in str(ours.value)
+    assert session.grads() == {"x": None} and session.history == []  # nothing ran, the session goes on
+    assert "AccumulateGrad" in [node.name for node in session.graph().nodes]  # the graph is still drawn
+
+
+@pytest.mark.parametrize("v", [[1.0, 1.0, 1.0], [1.0, 0.1, 0.01]])
+def test_backward_with_a_gradient_is_the_vector_jacobian_product(v):
+    session = BackwardSession(squares, {"x": [1.0, 2.0, 3.0]}, gradient=v)
+    record = session.backward()
+    x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    (reference,) = torch.autograd.grad(x * x, x, grad_outputs=torch.tensor(v))
+    assert torch.allclose(torch.tensor(session.grads()["x"]), reference, rtol=1e-6, atol=0)
+    assert record.seed == pytest.approx(v) and record.seed_given
+    assert record.to_dict(with_graph=False)["seed_given"] is True
+
+
+def test_a_gradient_of_the_wrong_shape_gets_pytorchs_words():
+    session = BackwardSession(squares, {"x": [1.0, 2.0, 3.0]}, gradient=[1.0, 1.0])
+    with pytest.raises(PyTorchRefusedError, match=r"(?s)Mismatch in shape.*shape of f, \(3,\)"):
+        session.backward()
+    assert session.grads() == {"x": None}

@@ -11,6 +11,7 @@ from explorer.bench import mlp_loss, run, shared_leaf_loop
 from explorer.drawing.collapse import GraphView, collapse, summary
 from explorer.drawing.layout import MAX_DRAWN_NODES, lay_out
 from explorer.core.graph import capture
+from explorer.functions.lessons import all_lessons
 from explorer.drawing.render import LayoutTimeout, to_dot, to_svg
 from support import best_seconds, within_ratio
 
@@ -148,7 +149,7 @@ def test_quick_benchmark_prints_every_case_with_a_ratio():
     out = io.StringIO()
     rows = run(quick=True, cap=2.0, out=out)
     text = out.getvalue()
-    assert len(rows) == 14
+    assert len(rows) == len(all_lessons()) + 6  # every lesson, then six big graphs
     assert all(row.explorer_s > 0 for row in rows)
     assert "shared-leaf loop, 60 steps" in text and "speed-up" in text
     print(text)

@@ -21,8 +21,8 @@ SEED_TABLE = {
 }
 
 
-def test_registry_covers_the_whole_seed():
-    assert lesson_ids() == list(SEED_TABLE)
+def test_registry_covers_the_whole_seed_first():
+    assert lesson_ids()[:len(SEED_TABLE)] == list(SEED_TABLE)
 
 
 @pytest.mark.parametrize("lesson_id", SEED_TABLE)
@@ -70,12 +70,13 @@ def test_by_hand_derivative_agrees_with_autograd(lesson):
 
 @pytest.mark.parametrize("lesson", all_lessons(), ids=lambda l: l.id)
 def test_lessons_agree_with_autograd_at_other_values(lesson):
-    values = {name: value + 0.75 for name, value in lesson.defaults.items()}
+    values = {name: (torch.tensor(value) + 0.75).tolist() for name, value in lesson.defaults.items()}
     params = {n: torch.tensor(v, requires_grad=True) for n, v in values.items()}
-    reference = torch.autograd.grad(lesson.fn(**params), list(params.values()))
+    # allow_unused: a leaf the function keeps out of the graph (detach) gets no gradient, None
+    reference = torch.autograd.grad(lesson.fn(**params), list(params.values()), allow_unused=True)
     session = run_calls(lesson.fn, values, 1)
     for name, ref in zip(params, reference):
-        assert close(session.grads()[name], ref)
+        assert session.grads()[name] is None if ref is None else close(session.grads()[name], ref)
 
 
 def test_source_is_the_real_function():

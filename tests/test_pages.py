@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from support import APP, metric, open_app, shown, players
-from explorer.functions.lessons import EXTRA_PAGES, PAGES, lessons_on_page
+from explorer.functions.lessons import CHAPTER_PAGES, EXTRA_PAGES, PAGES, lessons_on_page
 from explorer.ui.links import PAGE_FILES
 
 
@@ -44,7 +44,7 @@ def test_home_links_every_page():
     at = open_app("Home.py")
     assert not at.exception
     links = [link.proto.page for link in at.get("page_link")]
-    assert len(links) == len(PAGES) + len(EXTRA_PAGES)
+    assert len(links) == len(PAGES) + len(CHAPTER_PAGES) + len(EXTRA_PAGES)
     assert all(Path(APP / path).exists() for path in PAGE_FILES.values())
 
 

@@ -73,10 +73,12 @@ class BackwardPass:
     grads_before: dict[str, Any]  # leaf name -> .grad before the call (None if it was None)
     grads_after: dict[str, Any]
     retain_graph: bool = False
+    seed_given: bool = False  # the caller passed the seed: backward(gradient=v) on a non-scalar output
 
     def to_dict(self, with_graph: bool = True) -> dict:
         data = {
             "seed": self.seed,
+            "seed_given": self.seed_given,
             "retain_graph": self.retain_graph,
             "events": [event.to_dict() for event in self.events],
             "grads_before": self.grads_before,
@@ -92,8 +94,13 @@ def record_backward(
     params: dict[str, torch.Tensor],
     output_name: str = "f",
     retain_graph: bool = False,
+    gradient: torch.Tensor | None = None,
 ) -> BackwardPass:
-    """Run `output.backward()` for real and return what happened. Raises GraphFreedError on a freed graph."""
+    """Run `output.backward()` for real and return what happened. Raises GraphFreedError on a freed graph.
+
+    `gradient` is the seed, as in `output.backward(gradient=v)`: what a non-scalar output starts
+    with, so the pass computes the vector-Jacobian product v·J. Without it a non-scalar output is
+    seeded with ones (the same as backward on its sum)."""
     graph, live = trace(output, params, output_name)
     leaf_of = {edge.dst: edge.src for edge in graph.edges if edge.kind == "leaf"}
     leaf_tensor = {node_id: fn.variable for node_id, fn in live.items() if hasattr(fn, "variable")}
@@ -134,9 +141,9 @@ def record_backward(
     live_ids = {fn: node_id for node_id, fn in live.items()}
     leaves = {graph.node(leaf_id).name or leaf_id: leaf_tensor[acc_id] for acc_id, leaf_id in leaf_of.items()}
     grads_before = {name: to_plain(t.grad, summarize=True) for name, t in leaves.items()}
+    seed = gradient if gradient is not None else (None if output.dim() == 0 else torch.ones_like(output))
     try:
-        output.backward(retain_graph=retain_graph) if output.dim() == 0 else output.backward(
-            torch.ones_like(output), retain_graph=retain_graph)
+        output.backward(seed, retain_graph=retain_graph)
     except RuntimeError as error:
         if FREED_GRAPH_WORDS in str(error):
             raise GraphFreedError(str(error)) from None
@@ -147,10 +154,11 @@ def record_backward(
     return BackwardPass(
         graph=graph,
         events=events,
-        seed=to_plain(torch.ones_like(output)),
+        seed=to_plain(seed if seed is not None else torch.ones_like(output)),
         grads_before=grads_before,
         grads_after={name: to_plain(t.grad, summarize=True) for name, t in leaves.items()},
         retain_graph=retain_graph,
+        seed_given=gradient is not None,
     )
 
 
@@ -160,3 +168,34 @@ def _id_of(live_ids: dict, next_fn) -> str | None:
 
 def _shape(grad) -> tuple[int, ...] | None:
     return None if grad is None else tuple(grad.shape)
+
+
+@dataclass(frozen=True)
+class ChangedOnTheWay:
+    """A node received something other than what was sent to it: a hook on the tensor between changed it."""
+
+    node: str  # the node that received it
+    sources: tuple[str, ...]  # the nodes that sent to it
+    sent: Any  # what they sent, summed
+    arrived: Any  # what the node received
+
+
+def changed_on_the_way(record: BackwardPass) -> list[ChangedOnTheWay]:
+    """Nodes whose arriving gradient differs from the sum of what was sent along their edges. A tensor
+    hook (h.register_hook) runs between the two, so this is where it acted; without hooks the list is empty."""
+    sent: dict[str, list] = {}
+    sources: dict[str, list[str]] = {}
+    for event in record.events:
+        for grad in event.grads_out:
+            if grad.to is not None and grad.value is not None:
+                sent.setdefault(grad.to, []).append(torch.tensor(grad.value, dtype=torch.float64))
+                sources.setdefault(grad.to, []).append(event.node)
+    changed = []
+    for event in record.events:
+        if event.node not in sent or len(event.grads_in) != 1 or event.grads_in[0] is None:
+            continue
+        total = sum(sent[event.node])
+        arrived = torch.tensor(event.grads_in[0], dtype=torch.float64)
+        if not torch.allclose(total, arrived, rtol=1e-6, atol=0):
+            changed.append(ChangedOnTheWay(event.node, tuple(sources[event.node]), to_plain(total), event.grads_in[0]))
+    return changed

@@ -10,6 +10,7 @@ by actions.Action throughout.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -17,8 +18,9 @@ import torch
 
 from explorer.core.actions import LETTER_ACTIONS, Action, zeroing
 from explorer.core.backward import BackwardPass, record_backward
-from explorer.core.graph import Graph, capture
-from explorer.errors import ExplorerError, GraphFreedError
+from explorer.core.graph import LEAF, Graph, capture
+from explorer.core.watch import call_watching, read_grad
+from explorer.errors import ExplorerError, GraphFreedError, PyTorchRefusedError
 from explorer.values import parse_number, to_plain
 
 MAX_REPLAYED_ACTIONS = 200  # a link replays real backward calls; keep a hand-made one from costing much
@@ -56,13 +58,16 @@ class BackwardSession:
     reads its tensors itself (a model's loss).
     """
 
-    def __init__(self, fn: Callable[..., torch.Tensor], values: dict[str, Any], output_name: str = "f"):
+    def __init__(self, fn: Callable[..., torch.Tensor], values: dict[str, Any], output_name: str = "f",
+                 gradient: Any = None, watch: tuple[str, ...] = ()):
         leaves = {
             name: torch.tensor(parse_number(value, name) if not isinstance(value, list) else value,
                                dtype=torch.float32, requires_grad=True)
             for name, value in values.items()
         }
         self._start(fn, leaves, dict(values), output_name, pass_leaves=True)
+        self.gradient = gradient
+        self.watch = tuple(watch)
 
     @classmethod
     def of_leaves(cls, fn: Callable[..., torch.Tensor], leaves: dict[str, torch.Tensor], output_name: str = "f",
@@ -82,33 +87,66 @@ class BackwardSession:
         self.history: list[HistoryEntry] = []
         self._pass_leaves = pass_leaves
         self._last_output: torch.Tensor | None = None
+        # The seed of every call, as in f.backward(gradient=v): plain numbers (a list), or None for a
+        # scalar output's implicit 1. Kept as numbers, so a session holds no tensor but its leaves'.
+        self.gradient: Any = None
+        # Local tensors of fn to keep from the last call (non-leaf h), and what they held then.
+        self.watch: tuple[str, ...] = ()
+        self.watched: dict[str, torch.Tensor] = {}
+        self._made: dict[str, torch.Tensor] = {}  # the watched tensors of the latest forward
 
     # -- the function --------------------------------------------------------------------
     def _call(self) -> torch.Tensor:
+        if self.watch and self._pass_leaves:
+            output, self._made = call_watching(self.fn, self.leaves, self.watch)
+            return output
         return self.fn(**self.leaves) if self._pass_leaves else self.fn()
 
+    def non_leaf_grads(self) -> dict[str, tuple[Any, str | None]]:
+        """Each watched tensor of the last call: its .grad now, and PyTorch's warning for reading it."""
+        return {name: read_grad(tensor) for name, tensor in self.watched.items()}
+
     def forward(self) -> torch.Tensor:
-        output = self._call()
+        """The function's output, built afresh from the leaves (a non-scalar one too: it can be drawn)."""
+        return self._call()
+
+    def _seed(self, output: torch.Tensor) -> torch.Tensor | None:
+        """The gradient this call starts with, or PyTorch's own refusal for a non-scalar output without one."""
+        if self.gradient is not None:
+            return torch.tensor(self.gradient, dtype=output.dtype)
         if isinstance(output, torch.Tensor) and output.numel() != 1:
-            raise ExplorerError(
-                f"{self.output_name} has {output.numel()} values; .backward() needs a single number. "
-                "Reduce it first, for example with sum(...) or .mean()."
+            raise PyTorchRefusedError(
+                _pytorch_message(output),
+                f"{self.output_name} has {output.numel()} values; .backward() needs a single number to start "
+                "from (the seed 1 of df/df). Reduce it first, for example with sum(...) or .mean(), or pass "
+                f"the seed yourself: {self.output_name}.backward(gradient=v), with v of the same shape, computes "
+                "the vector-Jacobian product v·J.",
             )
-        return output
+        return None
 
     def graph(self) -> Graph:
         """The graph a call would run through, built without running backward."""
         return capture(self.forward(), self.leaves, self.output_name)
 
+    def leaves_outside_graph(self) -> list[str]:
+        """Leaves the last call's graph (or the next one's) never reaches: detached, used under no_grad,
+        or with requires_grad off. Backward cannot send them anything, so their .grad stays as it is."""
+        graph = self.passes[-1].graph if self.passes else self.graph()
+        reached = {node.name for node in graph.of_kind(LEAF)}
+        return [name for name in self.leaves if name not in reached]
+
     def value(self) -> Any:
-        with torch.no_grad():
-            return to_plain(self._call())
+        """The output's value. Built with autograd on: a function may call h.retain_grad() or
+        h.register_hook(), which PyTorch refuses on a tensor made under no_grad. The graph is dropped."""
+        return to_plain(self._call())
 
     # -- actions ---------------------------------------------------------------------------
     def backward(self, retain_graph: bool = False) -> BackwardPass:
         """Build the function again from the same leaves and call .backward() on it."""
         output = self.forward()
-        record = record_backward(output, self.leaves, self.output_name, retain_graph=retain_graph)
+        made = dict(self._made)
+        record = self._record(output, retain_graph)
+        self.watched = made
         self._keep(output, record, Action.BACKWARD, retain_graph)
         return record
 
@@ -121,12 +159,27 @@ class BackwardSession:
         if self._last_output is None:
             raise ExplorerError("There is no graph yet: call .backward() once first.")
         try:
-            record = record_backward(self._last_output, self.leaves, self.output_name, retain_graph=retain_graph)
+            record = self._record(self._last_output, retain_graph)
         except GraphFreedError as error:
             self._note(Action.REFUSED, message=error.pytorch_message, retain_graph=retain_graph)
             raise
         self._keep(self._last_output, record, Action.BACKWARD_SAME_GRAPH, retain_graph)
         return record
+
+    def _record(self, output: torch.Tensor, retain_graph: bool) -> BackwardPass:
+        seed = self._seed(output)
+        try:
+            return record_backward(output, self.leaves, self.output_name, retain_graph=retain_graph, gradient=seed)
+        except RuntimeError as error:
+            if "Mismatch in shape" in str(error):  # a gradient of the wrong shape: PyTorch's words, then ours
+                raise PyTorchRefusedError(str(error), f"The seed given to backward must have the shape of "
+                                          f"{self.output_name}, {tuple(output.shape)}.") from None
+            # The failed pass freed what its finished nodes saved, so the node is named in the graph of a
+            # fresh forward: the one the page draws, with the same ids.
+            modified = in_place_error(str(error), self.graph())
+            if modified is None:
+                raise
+            raise modified from None
 
     def zero_grad(self, zero: Action | str | None) -> None:
         """Action.ZERO ("zero"): x.grad.zero_() (a tensor of zeros stays); Action.SET_NONE ("set-none"):
@@ -191,6 +244,37 @@ class BackwardSession:
             self.do(*LETTER_ACTIONS[letter])
 
 
+IN_PLACE_WORDS = re.compile(r"modified by an inplace operation: .*?, which is output (\d+) of (\w+), "
+                            r"is at version (\d+); expected version (\d+)")
+
+
+def in_place_error(message: str, graph: Graph) -> PyTorchRefusedError | None:
+    """PyTorch's version-counter error, with the node whose saved tensor was changed; None for another error."""
+    found = IN_PLACE_WORDS.search(message)
+    if found is None:
+        return None
+    output_nr, op, now, saved = found.groups()
+    # PyTorch names the forward op (Sigmoid) or its node (SigmoidBackward0), depending on the version
+    marked = next((n for n in graph.of_kind("op") if n.name == op or n.name.startswith(f"{op}Backward")), None)
+    node, op = (marked.id, marked.name) if marked is not None else (None, op)
+    return PyTorchRefusedError(message, (
+        f"{op} saved a tensor to compute its gradient (output {output_nr} of its forward op). "
+        f"Every tensor counts its in-place changes: that output was at version {saved} when it was saved, and "
+        f"an in-place operation (a method ending in _, such as mul_) has brought it to version {now}. Backward "
+        "would use the changed numbers, so PyTorch stops. Write it out of place (y = y * 2), or clone before "
+        "changing (y = y.clone(); y.mul_(2))."), node, {"saved": int(saved), "now": int(now)})
+
+
+def _pytorch_message(output: torch.Tensor) -> str:
+    """What PyTorch says to .backward() on this non-scalar output. It refuses before the engine starts,
+    so asking it touches no .grad; the words are PyTorch's own, whatever its version."""
+    try:
+        torch.autograd.backward(output)
+    except RuntimeError as error:
+        return str(error)
+    raise AssertionError("PyTorch ran .backward() on a non-scalar output without a gradient")
+
+
 def repeat_calls(session: BackwardSession, calls: int, zero: Action | str | None = None) -> BackwardSession:
     """`calls` backward calls on the session, with the given zeroing (actions.zeroing) between them."""
     if isinstance(calls, bool) or not isinstance(calls, int) or calls < 1:
@@ -206,7 +290,8 @@ def repeat_calls(session: BackwardSession, calls: int, zero: Action | str | None
 
 
 def run_calls(fn, values: dict[str, Any], calls: int, zero: Action | str | None = None,
-              output_name: str = "f") -> BackwardSession:
-    """A new session of `fn` at `values`, after `calls` backward calls (the CLI, exports and tests use this)."""
+              output_name: str = "f", gradient: Any = None) -> BackwardSession:
+    """A new session of `fn` at `values`, after `calls` backward calls (the CLI, exports and tests use this);
+    `gradient` seeds each call, as f.backward(gradient=...) does."""
     zeroing(zero)  # before the leaves are made, so a bad zeroing costs nothing
-    return repeat_calls(BackwardSession(fn, values, output_name), calls, zero)
+    return repeat_calls(BackwardSession(fn, values, output_name, gradient), calls, zero)

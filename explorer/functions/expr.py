@@ -129,7 +129,7 @@ _PYTHON_NAMES = frozenset(name for name in dir(builtins) if not name.startswith(
 # The app keeps a variable's value in the page's URL as ?name=value, beside these parameters of
 # its own (and Streamlit's `embed`), so a variable may not take one of these names.
 OUTPUT_NAME = "f"  # what the playground calls the expression's value: "f = ..."
-URL_PARAMETERS = frozenset({"expr", "lesson", "ops", "step", "present", "predict", "embed", "embed_options"})
+URL_PARAMETERS = frozenset({"expr", "lesson", "ops", "step", "present", "predict", "embed", "embed_options", "case"})
 _NAME = r"[A-Za-z][A-Za-z0-9]*"  # a variable name: ASCII letters and digits, starting with a letter
 
 _ALLOWED = (

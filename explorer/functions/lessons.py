@@ -13,6 +13,8 @@ import inspect
 from dataclasses import dataclass, field
 from typing import Callable
 
+import torch
+
 from explorer.errors import UnknownLessonError
 
 
@@ -41,6 +43,67 @@ def seven_x_squared(x):
     return 7 * x**2
 
 
+# -- beyond the basics ------------------------------------------------------------------------
+def leaf_used_twice(x):
+    return x * x + x
+
+
+def leaf_added_to_itself(x):
+    return x + x
+
+
+def sum_of_squares(x):
+    return (x * x).sum()
+
+
+def squares(x):
+    return x * x
+
+
+def detached_branch(x, y):
+    return x * y.detach()
+
+
+def branch_under_no_grad(x, y):
+    with torch.no_grad():
+        scale = y * 2
+    return x * scale
+
+
+def frozen_leaf(x, y):
+    y.requires_grad_(False)
+    return x * y
+
+
+def square_of_double(x):
+    h = 2 * x
+    return h**2
+
+
+def square_of_double_retained(x):
+    h = 2 * x
+    h.retain_grad()
+    return h**2
+
+
+def doubled_sigmoid(x):
+    y = x.sigmoid()
+    y = y * 2
+    return y.sum()
+
+
+def doubled_sigmoid_in_place(x):
+    y = x.sigmoid()
+    y.mul_(2)
+    return y.sum()
+
+
+def square_of_double_scaled(x):
+    h = 2 * x
+    h.register_hook(lambda grad: grad * 10)
+    return h**2
+
+
 # -- derivatives worked out by hand, to hold against autograd ---------------------------------
 def square_by_hand(x):
     return {"x": 2 * x}
@@ -58,6 +121,31 @@ def seven_x_squared_by_hand(x):
     return {"x": 14 * x}
 
 
+MAIN_CASE = "main"  # the id of a lesson's own function among its cases
+
+
+@dataclass(frozen=True)
+class Case:
+    """Another way to run a lesson's idea, on the same page: its own function of the same leaves
+    (`x + x` beside `x * x + x`), or the same function seeded with a `gradient`, and what it must
+    give: `expected` gradients after one call, or `error`, words of the message PyTorch raises."""
+
+    id: str
+    label: str  # the chooser's words: the call or the line that differs
+    fn: Callable
+    expected: dict[str, float | list[float]] = field(default_factory=dict)
+    explanation: str = ""  # markdown: what this case shows
+    gradient: list[float] | None = None  # the seed, as in f.backward(gradient=...)
+    error: str = ""  # part of PyTorch's own message, when the case's point is that PyTorch refuses
+    # Non-leaf tensors of the function (its local variables) whose .grad the page reads after a call,
+    # with what each must read then (None: PyTorch leaves it empty and warns).
+    non_leaf: dict[str, float | None] = field(default_factory=dict)
+
+    @property
+    def source(self) -> str:
+        return inspect.getsource(self.fn)
+
+
 @dataclass(frozen=True)
 class Lesson:
     id: str
@@ -66,7 +154,7 @@ class Lesson:
     explanation: str  # markdown, in our own words
     fn: Callable
     defaults: dict[str, float]
-    expected: dict[str, float]  # leaf -> .grad after one .backward() at the defaults
+    expected: dict[str, float | list[float] | None]  # leaf -> .grad after one .backward() at the defaults
     expected_calls: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # zero mode -> leaf -> .grad per call
     by_hand: Callable | None = None
     output_name: str = "f"
@@ -76,6 +164,24 @@ class Lesson:
     # Actions (BackwardSession.actions_code) every new session of the lesson starts with: exercise 3
     # asks about a second call, so its first is already made.
     prelude: str = ""
+    # Beyond the seed: the lesson's other cases, after its own (the first case the page offers).
+    cases: tuple[Case, ...] = ()
+    main_label: str = ""  # the chooser's words for the lesson's own function
+    non_leaf: dict[str, float | None] = field(default_factory=dict)  # as Case.non_leaf, for the lesson's own
+
+    @property
+    def all_cases(self) -> tuple[Case, ...]:
+        """The lesson's own function as the first case, then its other cases."""
+        own = Case(MAIN_CASE, self.main_label or self.title, self.fn, dict(self.expected), "",
+                   non_leaf=dict(self.non_leaf))
+        return (own, *self.cases)
+
+    def case(self, case_id: str) -> Case:
+        for case in self.all_cases:
+            if case.id == case_id:
+                return case
+        raise UnknownLessonError(f"The lesson {self.id} has no case \"{case_id}\"; its cases are "
+                                 f"{', '.join(case.id for case in self.all_cases)}.")
 
     @property
     def full_text(self) -> str:
@@ -229,6 +335,145 @@ LESSONS: tuple[Lesson, ...] = (
         expected={"x": 42.0},
         by_hand=seven_x_squared_by_hand,
     ),
+    # -- beyond the basics: the rest of the autograd chapter, one page each ------------------------
+    Lesson(
+        id="leaf-twice",
+        page="leaf-twice",
+        title="A leaf used by two operations",
+        explanation=(
+            "In f = x·x + x the leaf `x` reaches `f` along three edges: twice into the product "
+            "(`MulBackward0`, as `self` and as `other`) and once into the sum (`AddBackward0`). "
+            "The engine does not write `x.grad` once per edge: every gradient sent to `x`'s "
+            "`AccumulateGrad` waits in that node's input buffer, where they are added, and "
+            "`AccumulateGrad` runs once, with the sum. The graph shows three arrows into one node."
+        ),
+        answer=("The product sends x = 3 along each of its two edges and the sum sends 1: "
+                "3 + 3 + 1 = 7 arrive together, so `x.grad` is 7 (by hand: d(x² + x)/dx = 2x + 1 = 7)."),
+        fn=leaf_used_twice,
+        defaults={"x": 3.0},
+        expected={"x": 7.0},
+        main_label="f = x * x + x",
+        cases=(
+            Case("x-plus-x", "f = x + x", leaf_added_to_itself, {"x": 2.0},
+                 "`x + x` gives one `AddBackward0` with *two* edges from the same `AccumulateGrad`: "
+                 "a drawing that keeps children in a set (micrograd's) loses one and shows 1. "
+                 "Each edge carries 1, the buffer adds them: `x.grad` is 2."),
+        ),
+    ),
+    Lesson(
+        id="vector-jacobian",
+        page="vector-jacobian",
+        title="A non-scalar output: backward(gradient=v)",
+        explanation=(
+            "`.backward()` starts from the gradient of the output with respect to itself, which is "
+            "1 only when the output is one number. For f = x * x with x = [1, 2, 3], f holds three "
+            "numbers, and PyTorch refuses to guess a starting gradient. You pass it: "
+            "`f.backward(gradient=v)`, with v the shape of f, and the engine computes the "
+            "vector-Jacobian product v·J, here v times 2x element by element, without ever "
+            "building the Jacobian J. The seed on the graph's output is v itself."
+        ),
+        answer=("`(x * x).sum().backward()` gives `x.grad` = 2x = [2, 4, 6]: the sum's backward sends 1 "
+                "to every element, the same as passing v = [1, 1, 1]."),
+        fn=sum_of_squares,
+        defaults={"x": [1.0, 2.0, 3.0]},
+        expected={"x": [2.0, 4.0, 6.0]},
+        main_label="f = (x * x).sum(); f.backward()",
+        cases=(
+            Case("backward", "f = x * x; f.backward()", squares,
+                 explanation=("f has three values, so there is no implicit seed: the seed 1 means df/df, "
+                              "which is defined for one number only. Reduce f (`.sum()`, `.mean()`) or "
+                              "pass `gradient=`."),
+                 error="grad can be implicitly created only for scalar outputs"),
+            Case("ones", "f.backward(gradient=[1, 1, 1])", squares, {"x": [2.0, 4.0, 6.0]},
+                 "v = [1, 1, 1] weighs every element of f alike: `x.grad` = [2, 4, 6], the same as "
+                 "`f.sum().backward()`. Summing is the vector-Jacobian product with ones.",
+                 gradient=[1.0, 1.0, 1.0]),
+            Case("weighted", "f.backward(gradient=[1, 0.1, 0.01])", squares, {"x": [2.0, 0.4, 0.06]},
+                 "v = [1, 0.1, 0.01] weighs each element of f: `x.grad` = v · 2x = [1·2, 0.1·4, 0.01·6] "
+                 "= [2, 0.4, 0.06], the gradient of (v * f).sum().",
+                 gradient=[1.0, 0.1, 0.01]),
+        ),
+    ),
+    Lesson(
+        id="stop-gradient",
+        page="stop-gradient",
+        title="Stopping the gradient: detach(), no_grad(), requires_grad_(False)",
+        explanation=(
+            "Three ways to keep autograd out of a branch. `y.detach()` gives a tensor with the same "
+            "numbers and no history; inside `with torch.no_grad():` nothing is recorded at all; "
+            "`y.requires_grad_(False)` stops tracking `y` itself (how a layer is frozen). Either way the "
+            "product x·y is recorded with `y` as a constant: the graph has no path to `y`, no "
+            "`AccumulateGrad` for it, and backward never reaches it."
+        ),
+        answer=("`x.grad` is y = 3 (d(x·y)/dx), and `y.grad` stays None: nothing was recorded "
+                "between `y` and f, so there is no path to send a gradient along."),
+        fn=detached_branch,
+        defaults={"x": 2.0, "y": 3.0},
+        expected={"x": 3.0, "y": None},
+        main_label="x * y.detach()",
+        cases=(
+            Case("no-grad", "with torch.no_grad(): scale = y * 2", branch_under_no_grad, {"x": 6.0, "y": None},
+                 "Under `torch.no_grad()` the product `y * 2` is computed (6) but not recorded: `scale` has "
+                 "no `grad_fn`, so f = x · scale sees a constant. `x.grad` = 6, `y.grad` stays None."),
+            Case("frozen", "y.requires_grad_(False)", frozen_leaf, {"x": 3.0, "y": None},
+                 "`y.requires_grad_(False)` turns tracking off for the leaf itself, so x * y records `y` "
+                 "as a constant: `x.grad` = 3, `y.grad` stays None, and stays so for every later call."),
+        ),
+    ),
+    Lesson(
+        id="non-leaf-grad",
+        page="non-leaf-grad",
+        title="The .grad of a tensor in the middle",
+        explanation=(
+            "Only leaves keep a `.grad`. In `h = 2 * x; f = h ** 2` the gradient df/dh passes through "
+            "`h` on its way to `x` (it arrives at `MulBackward0`, the node that made `h`), but it is not "
+            "stored: reading `h.grad` afterwards gives None, and PyTorch warns that it did. "
+            "`h.retain_grad()` asks PyTorch to keep it; `h.register_hook(fn)` calls `fn` with it as it "
+            "passes, and what `fn` returns goes on in its place."
+        ),
+        answer=("At x = 3, h = 6: df/dh = 2h = 12 passes through `h`, and `x.grad` = 12 · 2 = 24. "
+                "`h.grad` is None."),
+        fn=square_of_double,
+        defaults={"x": 3.0},
+        expected={"x": 24.0},
+        main_label="h = 2 * x; f = h ** 2",
+        non_leaf={"h": None},
+        cases=(
+            Case("retain-grad", "h.retain_grad()", square_of_double_retained, {"x": 24.0},
+                 "With `h.retain_grad()` PyTorch stores the gradient that passes through `h`: `h.grad` = 12 "
+                 "(df/dh = 2h), and reading it gives no warning. `x.grad` is 24 as before.",
+                 non_leaf={"h": 12.0}),
+            Case("hook-times-10", "h.register_hook(lambda grad: grad * 10)", square_of_double_scaled, {"x": 240.0},
+                 "This hook returns 10 times the gradient, and what a hook returns replaces it: "
+                 "`PowBackward0` sends 12 towards `h`, 120 arrives at `MulBackward0`, and `x.grad` = "
+                 "120 · 2 = 240, ten times the truth. Hooks can change gradients; this is how gradient "
+                 "clipping by hooks works, and how a bug in one goes unnoticed.",
+                 non_leaf={"h": None}),
+        ),
+    ),
+    Lesson(
+        id="in-place",
+        page="in-place",
+        title="Changing a saved tensor in place",
+        explanation=(
+            "Some backward nodes need a tensor from the forward pass: `SigmoidBackward0` keeps its own "
+            "output y, because σ'(x) = y·(1 − y). An in-place operation (`y.mul_(2)`, `y += 1`, any "
+            "method ending in `_`) changes y's numbers where they are, and every tensor counts such "
+            "changes in a version counter. Backward checks it: saved at version 0, now at 1, and PyTorch "
+            "refuses rather than compute a wrong gradient. Written out of place, `y = y * 2` makes a new "
+            "tensor and the saved one stays as it was."
+        ),
+        answer="Out of place, at x = [0, 1, 2]: `x.grad` = 2·σ(x)·(1 − σ(x)) = [0.5, 0.3932, 0.2100].",
+        fn=doubled_sigmoid,
+        defaults={"x": [0.0, 1.0, 2.0]},
+        expected={"x": [0.5, 0.39322386, 0.20998718]},
+        main_label="y = y * 2 (out of place)",
+        cases=(
+            Case("mul-in-place", "y.mul_(2) (in place)", doubled_sigmoid_in_place,
+                 explanation="`y.mul_(2)` changed the very tensor `SigmoidBackward0` saved.",
+                 error="modified by an inplace operation"),
+        ),
+    ),
 )
 
 # The pages of the app, in order: page key -> (title, one line for the home page).
@@ -239,7 +484,15 @@ PAGES: dict[str, tuple[str, str]] = {
     "by-hand": ("Checking by hand", "Autograd next to the derivative from calculus."),
     "exercises": ("Exercises", "Four exercises: polynomials, two variables, zeroing, by hand."),
 }
-# Pages that are not part of the seed lesson, listed on the home page after it.
+# The rest of the autograd chapter ("Beyond the basics"), a page per lesson, in course order.
+CHAPTER_PAGES: dict[str, tuple[str, str]] = {
+    "leaf-twice": ("A leaf used twice", "Two paths into one leaf: summed in a buffer, accumulated once."),
+    "vector-jacobian": ("Non-scalar outputs", "backward(gradient=v): PyTorch's error, and the vector-Jacobian product."),
+    "stop-gradient": ("Stopping the gradient", "detach(), no_grad() and requires_grad_(False): a branch left out."),
+    "non-leaf-grad": ("Gradients in the middle", "h.grad is None: the warning, retain_grad() and hooks."),
+    "in-place": ("In-place changes", "y.mul_(2) on a saved tensor: the version counter's error, and the fix."),
+}
+# Pages that are not part of a lesson, listed on the home page after them.
 EXTRA_PAGES: dict[str, tuple[str, str]] = {
     "playground": ("Playground", "Type your own function and watch autograd take it apart."),
 }

@@ -17,7 +17,7 @@ from explorer.errors import ExplorerError
 from explorer.io.export import lesson_trace
 from explorer.files import make_folder, write_atomic
 from explorer.play.frames import build_animation
-from explorer.functions.lessons import EXTRA_PAGES, PAGES, Lesson, all_lessons
+from explorer.functions.lessons import CHAPTER_PAGES, EXTRA_PAGES, PAGES, Lesson, all_lessons
 from explorer.play.player import PAGE_CSS, page_head, standalone_html
 from explorer.values import format_number
 
@@ -95,7 +95,7 @@ def lesson_page(lesson: Lesson, before: Lesson | None = None, after: Lesson | No
 
 def index_page(lessons: list[Lesson]) -> str:
     sections = []
-    for page_key, (page_title, line) in PAGES.items():
+    for page_key, (page_title, line) in {**PAGES, **CHAPTER_PAGES}.items():
         items = "".join(
             f'<li><a href="{page_name(lesson)}">{html.escape(lesson.title)}</a>'
             f"<p>{_first_sentence(lesson.full_text)}</p></li>"

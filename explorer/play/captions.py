@@ -107,7 +107,13 @@ class NodeNames:
 
 
 # -- sentences --------------------------------------------------------------------------------
-def seed_lines(output_name: str, seed_text: str, first: str) -> tuple[str, ...]:
+def seed_lines(output_name: str, seed_text: str, first: str, given: bool = False) -> tuple[str, ...]:
+    """The seed frame's sentences; `given` when the caller passed the seed (backward(gradient=v))."""
+    if given:
+        return (f"{output_name}.backward(gradient={seed_text}) starts at the output {output_name} with the "
+                f"gradient you passed, {seed_text}: each element of {output_name} is weighted by it, so what "
+                "reaches a leaf is the vector-Jacobian product v·J",
+                f"it goes to {first}, the node that made {output_name}")
     return (f"{output_name}.backward() starts at the output {output_name} with the gradient {seed_text} "
             f"(d{output_name}/d{output_name} = 1)",
             f"it goes to {first}, the node that made {output_name}")

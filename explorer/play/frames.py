@@ -289,7 +289,7 @@ class _Steps:
         output = graph.node(graph.output)
         out_index, out_edge = next((i, e) for i, e in enumerate(graph.edges) if e.kind == OUTPUT_EDGE)
         text = format_number(seed)
-        lines = captions.seed_lines(output.name, text, self.names.describe(out_edge.src))
+        lines = captions.seed_lines(output.name, text, self.names.describe(out_edge.src), self.record.seed_given)
         grads_before = {leaf.id: self._leaf_grad_before(leaf) for leaf in graph.of_kind(LEAF)}
         return Frame(0, SEED, "Seed", "Seed: " + "; ".join(lines), lines, graph.output, (graph.output,),
                      edges=(LitEdge(f"e{out_index}", text, seed),),

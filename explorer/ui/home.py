@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer.functions.lessons import EXTRA_PAGES, PAGES
 from explorer.ui.common import setup_page
-from explorer.ui.navigation import HOME, link_target
+from explorer.ui.navigation import HOME, SECTIONS, link_target
 from explorer.ui.state import PRESENT, url, write_url
 
 
@@ -21,7 +20,7 @@ def home_page() -> None:
     )
     # Lecturer mode travels with the links, so a page opens in it at once, in one step of the browser's history.
     carried = {PRESENT: url()[PRESENT]} if PRESENT in url() else None
-    for heading, pages in (("The lesson", PAGES), ("Your own functions", EXTRA_PAGES)):
+    for heading, pages in SECTIONS.items():
         st.subheader(heading)
         for page_key, (title, blurb) in pages.items():
             st.page_link(link_target(page_key), label=f"**{title}**: {blurb}", query_params=carried)

@@ -7,4 +7,9 @@ PAGE_FILES = {
     "by-hand": "app_pages/4_Checking_by_hand.py",
     "exercises": "app_pages/5_Exercises.py",
     "playground": "app_pages/6_Playground.py",
+    "leaf-twice": "app_pages/7_Leaf_used_twice.py",
+    "vector-jacobian": "app_pages/8_Non_scalar_outputs.py",
+    "stop-gradient": "app_pages/9_Stopping_the_gradient.py",
+    "non-leaf-grad": "app_pages/10_Gradients_in_the_middle.py",
+    "in-place": "app_pages/11_In_place_changes.py",
 }

@@ -16,15 +16,17 @@ from pathlib import Path
 import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
-from explorer.functions.lessons import EXTRA_PAGES, PAGES
+from explorer.functions.lessons import CHAPTER_PAGES, EXTRA_PAGES, PAGES
 from explorer.ui.links import PAGE_FILES
 from explorer.ui.state import PRESENT
 
 APP_TITLE = "Autograd Explorer"
 HOME = "home"
-# Every page in reading order: the home page, the lesson, then the pages beyond it.
-ORDER = [HOME, *PAGES, *EXTRA_PAGES]
-TITLES = {HOME: APP_TITLE, **{key: title for key, (title, _) in {**PAGES, **EXTRA_PAGES}.items()}}
+# The headings of the sidebar and the home page, each over its pages, in reading order.
+SECTIONS = {"The lesson": PAGES, "Beyond the basics": CHAPTER_PAGES, "Your own functions": EXTRA_PAGES}
+# Every page in reading order: the home page, the lesson, the rest of the chapter, then the playground.
+ORDER = [HOME, *PAGES, *CHAPTER_PAGES, *EXTRA_PAGES]
+TITLES = {HOME: APP_TITLE, **{key: title for pages in SECTIONS.values() for key, (title, _) in pages.items()}}
 # A ∂ on a dark square: Streamlit treated the bare "∂" as a file name, and the browser's request for it 404ed.
 FAVICON = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" '
            'fill="#1f2937"/><text x="16" y="24" font-size="22" text-anchor="middle" fill="#f9fafb" '
@@ -39,10 +41,27 @@ def url_path(page_key: str) -> str:
 HOME_FILE = "app_pages/0_Home.py"
 
 
-def app_pages() -> list:
-    """The st.Page of every page, the home page first (served at /), each under its one name."""
-    return [st.Page(HOME_FILE, title=APP_TITLE, default=True)] + [
-        st.Page(PAGE_FILES[key], title=TITLES[key], url_path=url_path(key)) for key in ORDER[1:]]
+def app_pages() -> dict[str, list]:
+    """The st.Page of every page under its sidebar heading, the home page first (served at /), each
+    under its one name."""
+    sections = {heading: [st.Page(PAGE_FILES[key], title=TITLES[key], url_path=url_path(key)) for key in pages]
+                for heading, pages in SECTIONS.items()}
+    first = next(iter(sections))
+    sections[first].insert(0, st.Page(HOME_FILE, title=APP_TITLE, default=True))
+    return sections
+
+
+def next_page(page_key: str) -> str | None:
+    """The page after this one in reading order (None after the last)."""
+    at = ORDER.index(page_key)
+    return ORDER[at + 1] if at + 1 < len(ORDER) else None
+
+
+def next_lesson_link(page_key: str) -> None:
+    """At the end of a lesson's page: on to the next one, in course order."""
+    following = next_page(page_key)
+    if following is not None:
+        _link(following, f"Next: **{TITLES[following]}** →")
 
 
 def link_target(page_key: str) -> str:

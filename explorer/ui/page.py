@@ -13,9 +13,11 @@ import streamlit as st
 import torch
 
 from explorer.core.actions import Action
+from explorer.core.backward import changed_on_the_way
 from explorer.core.calls import BackwardSession
-from explorer.errors import ExplorerError, GraphFreedError
-from explorer.functions.lessons import Lesson, lessons_on_page
+from explorer.errors import ExplorerError, GraphFreedError, PyTorchRefusedError
+from explorer.functions.expr import parse_leaf_value
+from explorer.functions.lessons import MAIN_CASE, Case, Lesson, lessons_on_page
 from explorer.drawing.layout import lay_out
 from explorer.core.graph import capture
 from explorer.core.forward import forward_view
@@ -29,7 +31,8 @@ from explorer.ui.presses import listen_for_presses, new_presses, show_counter
 from explorer.play.tables import (accumulation_strip, by_hand_rows, calls_since_zeroing, events_table, history_table,
                                   overflowed)
 from explorer.ui.predict import predict_first
-from explorer.ui.state import (current_look, forget_function, forget_step, keep_in_url, record_actions,
+from explorer.ui.navigation import next_lesson_link
+from explorer.ui.state import (CASE, current_look, forget_function, forget_step, keep_in_url, record_actions,
                                record_step, restore_actions, share_link, start_step, url, write_url)
 from explorer.values import format_number, not_finite_note, parse_number
 from explorer.ui.markdown import literal
@@ -49,10 +52,40 @@ def lesson_page(page_key: str) -> None:
         else:
             lesson = lessons[0]
         st.markdown(lesson.explanation)
-        explore(lesson.fn, lesson.variables, lesson.defaults, key=f"{page_key}:{lesson.id}",
-                output_name=lesson.output_name, lesson=lesson, code=lesson.source)
+        case = _choose_case(lesson, page_key) if lesson.cases else None
+        if case is None or case.id == MAIN_CASE:
+            explore(lesson.fn, lesson.variables, lesson.defaults, key=f"{page_key}:{lesson.id}",
+                    output_name=lesson.output_name, lesson=lesson, code=lesson.source, parse=_parser(lesson))
+        else:
+            explore(case.fn, lesson.variables, lesson.defaults, key=f"{page_key}:{lesson.id}:{case.id}",
+                    output_name=lesson.output_name, case=case, code=case.source, parse=_parser(lesson))
+        next_lesson_link(page_key)
     finally:
         write_url()
+
+
+def _parser(lesson: Lesson):
+    """Numbers for a lesson of numbers; numbers or flat lists ([1, 2, 3]) where a default is a list."""
+    return parse_leaf_value if any(isinstance(v, list) for v in lesson.defaults.values()) else parse_number
+
+
+def _choose_case(lesson: Lesson, page_key: str) -> Case:
+    """The lesson's own function or one of its other cases, kept in the link as ?case=..."""
+    cases = lesson.all_cases
+    ids = [case.id for case in cases]
+    wanted = url().get(CASE)
+    key = f"{page_key}:case"
+    if key not in st.session_state:
+        st.session_state[key] = wanted if wanted in ids else ids[0]
+        if wanted is not None and wanted not in ids:
+            st.warning(literal(f"This link names a case \"{wanted[:40]}\" that this lesson does not have; here is "
+                               f"the first. Its cases are {', '.join(ids)}."))
+    chosen = st.radio("Try", ids, key=key, horizontal=True,
+                      format_func=lambda case_id: cases[ids.index(case_id)].label)
+    if url().get(CASE, ids[0]) != chosen:
+        forget_function(keep_values=True)
+    keep_in_url(CASE, chosen, default=ids[0])
+    return cases[ids.index(chosen)]
 
 
 def _choose_lesson(lessons: list[Lesson], page_key: str) -> Lesson:
@@ -75,12 +108,14 @@ def _choose_lesson(lessons: list[Lesson], page_key: str) -> Lesson:
 def explore(fn: Callable[..., torch.Tensor], variables: list[str], defaults: dict, key: str,
             output_name: str = "f", lesson: Lesson | None = None,
             parse: Callable[[str, str], object] = parse_number,
-            check: Callable[[torch.Tensor], None] | None = None, code: str = "") -> BackwardSession | None:
+            check: Callable[[torch.Tensor], None] | None = None, code: str = "",
+            case: Case | None = None) -> BackwardSession | None:
     """Value inputs, backward controls and every view of the result, for any function of named leaves.
 
     `parse` turns a value box's text into a value (numbers for lessons, lists too in the playground);
     `check` may refuse the function's output before any backward call (NaN, a non-scalar).
-    `code` is the function's source, shown beside the value boxes.
+    `code` is the function's source, shown beside the value boxes. `case` is one of a lesson's other
+    cases (lessons.Case): its own function, the seed it passes to backward, its explanation.
     """
     if code:
         code_column, values_column = st.columns([3, 2])
@@ -88,7 +123,9 @@ def explore(fn: Callable[..., torch.Tensor], variables: list[str], defaults: dic
     else:
         values_column = st.container()
     with values_column:
-        values = _value_inputs(variables, defaults, key, parse, defaults_fixed=lesson is not None)
+        values = _value_inputs(variables, defaults, key, parse, defaults_fixed=lesson is not None or case is not None)
+        if case is not None and case.gradient is not None:
+            st.markdown(f"Each call: `{output_name}.backward(gradient={format_number(case.gradient)})`")
     if values is None:
         return None
     if check is not None:
@@ -98,14 +135,18 @@ def explore(fn: Callable[..., torch.Tensor], variables: list[str], defaults: dic
             st.error(literal(str(error)))
             return None
     prelude = lesson.prelude if lesson else ""
-    session = _session_for(fn, values, key, output_name, prelude)
+    spec = case if case is not None else (lesson.all_cases[0] if lesson is not None else None)
+    options = {"gradient": spec.gradient, "watch": tuple(spec.non_leaf)} if spec is not None else {}
+    session = _session_for(fn, values, key, output_name, prelude, options)
     beside = _backward_controls(session, key, prelude)
     try:
         if predict_first(session, key, lesson, beside):
-            if lesson is not None and lesson.answer:
-                st.markdown(lesson.answer)
+            answer = case.explanation if case is not None else (lesson.answer if lesson is not None else "")
+            if answer:
+                st.markdown(answer)
             _show_results(session, key, lesson)
-            download_buttons(session, lesson.title if lesson else "playground", lesson=lesson, key=f"{key}:downloads")
+            title = lesson.title if lesson else (case.label if case else "playground")
+            download_buttons(session, title, lesson=lesson, key=f"{key}:downloads")
     except ExplorerError as error:
         st.error(literal(str(error)))
     record_actions(session, prelude)
@@ -135,15 +176,16 @@ def _value_inputs(variables: list[str], defaults: dict, key: str, parse=parse_nu
     return None if problems else values
 
 
-def _new_session(fn, values: dict, output_name: str, prelude: str) -> BackwardSession:
+def _new_session(fn, values: dict, output_name: str, prelude: str, options: dict | None = None) -> BackwardSession:
     """Fresh leaves, with the lesson's prelude (exercise 3's first call) already made."""
-    session = BackwardSession(fn, dict(values), output_name)
+    session = BackwardSession(fn, dict(values), output_name, **(options or {}))
     if prelude:
         session.replay(prelude)
     return session
 
 
-def _session_for(fn, values: dict, key: str, output_name: str, prelude: str = "") -> BackwardSession:
+def _session_for(fn, values: dict, key: str, output_name: str, prelude: str = "",
+                 options: dict | None = None) -> BackwardSession:
     """This student's leaves. New values mean new leaf tensors, so .grad starts again at None
     (or at the prelude's). A link's actions replace the prelude: they were recorded with it."""
     state_key = f"{key}:session"
@@ -152,7 +194,7 @@ def _session_for(fn, values: dict, key: str, output_name: str, prelude: str = ""
     if held is None or repr(held.values) != repr(values):
         if held is not None:
             forget_step()  # the old leaves' animation step means nothing for the new ones
-        held = BackwardSession(fn, dict(values), output_name)
+        held = BackwardSession(fn, dict(values), output_name, **(options or {}))
         if not restore_actions(held, page=key.split(":")[0]) and prelude:
             held.replay(prelude)
         st.session_state[state_key] = held
@@ -184,7 +226,8 @@ def _backward_controls(session: BackwardSession, key: str, prelude: str = ""):
         name, retained = press.name, press.retain
         try:
             if name == "reset":
-                session = _new_session(session.fn, session.values, session.output_name, prelude)
+                session = _new_session(session.fn, session.values, session.output_name, prelude,
+                                       {"gradient": session.gradient, "watch": session.watch})
                 st.session_state[f"{key}:session"] = session
                 started_over = True
             elif name in ("backward", "again"):
@@ -199,6 +242,12 @@ def _backward_controls(session: BackwardSession, key: str, prelude: str = ""):
         except GraphFreedError as error:
             # A Material icon: the stop-sign emoji drew as an empty box on machines without an emoji font.
             st.error(literal(str(error)), icon=":material/block:")
+        except PyTorchRefusedError as error:
+            st.error(literal(str(error)), icon=":material/block:")
+            if error.node is not None and error.versions is not None:
+                st.info(f"The node PyTorch stopped at: **{session.graph().node(error.node).name}** (`{error.node}` "
+                        f"in the graph and the JSON). Its saved tensor was at version {error.versions['saved']} when "
+                        f"saved and is at version {error.versions['now']} now.")
         except ExplorerError as error:
             st.error(literal(str(error)))
     show_counter(key)
@@ -218,6 +267,7 @@ def _show_results(session: BackwardSession, key: str, lesson: Lesson | None) -> 
     columns[0].metric(f"{session.output_name}", format_number(output))
     for column, (name, value) in zip(columns[1:], grads.items()):
         column.metric(f"{name}.grad", format_number(value))
+    _non_leaf_view(session)
     note = not_finite_note({session.output_name: output, **{f"{n}.grad": v for n, v in grads.items()}})
     if note:
         st.warning(note)
@@ -244,6 +294,25 @@ def _show_results(session: BackwardSession, key: str, lesson: Lesson | None) -> 
         _by_hand_check(session, lesson)
 
 
+def _non_leaf_view(session: BackwardSession) -> None:
+    """The .grad of each watched tensor in the middle (h), PyTorch's warning when it reads None, and
+    where a hook changed a gradient on its way."""
+    if not session.passes:
+        return
+    for name, (grad, warning) in session.non_leaf_grads().items():
+        st.metric(f"{name}.grad (not a leaf)", format_number(grad))
+        if warning:
+            st.warning(literal(f"PyTorch warned: \"{warning}\"\n\n`{name}` is not a leaf, so backward passed its "
+                               f"gradient on without storing it. Call `{name}.retain_grad()` before backward "
+                               "to keep it, or read it as it passes with a hook."))
+    record = session.passes[-1]
+    for change in changed_on_the_way(record):
+        senders = " and ".join(record.graph.node(src).name for src in change.sources)
+        st.info(f"A hook changed the gradient on the way from {senders} to "
+                f"{record.graph.node(change.node).name}: {format_number(change.sent)} was sent, "
+                f"{format_number(change.arrived)} arrived.")
+
+
 def _torchviz_view(session: BackwardSession) -> None:
     st.caption(f"`{TORCHVIZ_CALL}` on the same function. torchviz names nodes by memory address, "
                "draws a leaf that a node saved as that saved tensor (x turns into an orange `self`) "
@@ -256,7 +325,8 @@ def _torchviz_view(session: BackwardSession) -> None:
         return
     try:
         show_svg(to_svg(torchviz_dot(output, session.leaves, stable_ids=True)))
-    except (ExplorerError, RecursionError) as error:
+    except (ExplorerError, RecursionError, RuntimeError) as error:
+        # RuntimeError: torchviz reads every saved tensor, and PyTorch refuses one changed in place
         st.info(literal(f"torchviz could not draw this graph: {error}"))
 
 
@@ -281,6 +351,10 @@ def _graph_view(session: BackwardSession, key: str) -> None:
         drawing = None
     if folded or expand:
         st.checkbox("Show every node (slower for big graphs)", key=f"{key}:expand")
+    for name in session.leaves_outside_graph():
+        st.info(f"`{name}` is not in the graph: autograd recorded no operation from it to "
+                f"{session.output_name}, so backward never reaches it and `{name}.grad` stays "
+                f"{format_number(session.grads()[name])}.")
     if drawing is not None and drawing.note:
         st.info(drawing.note)
     if drawing is not None and drawing.svg is None:

@@ -21,9 +21,9 @@ from explorer.errors import ExplorerError
 from explorer.drawing.legend import Look, look_for
 from explorer.ui.markdown import literal
 
-ACTIONS, STEP, PRESENT, PREDICT, LESSON, EXPR = "ops", "step", "present", "predict", "lesson", "expr"
+ACTIONS, STEP, PRESENT, PREDICT, LESSON, EXPR, CASE = "ops", "step", "present", "predict", "lesson", "expr", "case"
 # Every URL parameter that is not a variable's value (the playground refuses these as variable names).
-STATE_PARAMS = frozenset({ACTIONS, STEP, PRESENT, PREDICT, LESSON, EXPR})
+STATE_PARAMS = frozenset({ACTIONS, STEP, PRESENT, PREDICT, LESSON, EXPR, CASE})
 PRESENT_KEY = "lecturer-mode"  # the toggle's widget key
 # Where the mode itself is kept. Streamlit drops a widget's state when another page runs, so the
 # toggle alone would switch lecturer mode off at every change of page.
