@@ -129,9 +129,10 @@ def test_plain_http_is_served_whatever_the_host(make_run):
 
 def test_pages_show_the_error_type_and_never_a_traceback():
     """client.showErrorDetails: "type" (the server's log keeps the traceback)."""
-    config = tomllib.loads((ROOT / "explorer" / "ui" / "app" / ".streamlit" / "config.toml").read_text())
+    app = ROOT / "explorer" / "ui" / "app"  # Streamlit reads .streamlit/ beside the entrypoint, or in the folder it runs in
+    config = tomllib.loads((app / ".streamlit" / "config.toml").read_text())
     assert config["client"]["showErrorDetails"] == "type"
     assert config["server"]["address"] == "127.0.0.1"
-    shown = subprocess.run([str(ROOT / ".venv" / "bin" / "streamlit"), "config", "show"], cwd=ROOT,
+    shown = subprocess.run([str(ROOT / ".venv" / "bin" / "streamlit"), "config", "show"], cwd=app,
                            capture_output=True, text=True, timeout=60).stdout
     assert 'showErrorDetails = "type"' in shown and 'address = "127.0.0.1"' in shown
