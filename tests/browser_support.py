@@ -9,6 +9,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import re
 import time
 import urllib.request
 from pathlib import Path
@@ -151,3 +152,14 @@ def the_player(page):
     player = page.locator(".agp-root")
     expect(player).to_have_count(1)
     return player
+
+
+def lesson_url(server: str, lesson, query: str = "") -> str:
+    """A lesson's address in the app: its page (served under the page file's name, read off
+    app_pages/), with ?lesson= for a page of several, and predict first off (it hides the graph)."""
+    paths = {}
+    for file in sorted((ROOT / "explorer" / "ui" / "app" / "app_pages").glob("*.py")):
+        found = re.search(r'lesson_page\("([^"]+)"\)', file.read_text())
+        if found:
+            paths[found.group(1)] = "/" + re.sub(r"^\d+_", "", file.stem)
+    return f"{server}{paths[lesson.page]}?lesson={lesson.id}&predict=0" + (f"&{query}" if query else "")

@@ -9,26 +9,16 @@ import pytest
 import torch
 from playwright.sync_api import expect
 
-from browser_support import ROOT, the_player, wait_for_app
+from browser_support import lesson_url, the_player, wait_for_app
 from explorer.core.backward import record_backward
 from explorer.core.graph import SAVED_EDGE
 from explorer.functions.lessons import all_lessons
 from svg_geometry import pointed_at
 
 
-def page_paths() -> dict[str, str]:
-    """Each lesson page's key -> its address, read off app_pages/ (each page is served under its file's name)."""
-    paths = {}
-    for file in sorted((ROOT / "explorer" / "ui" / "app" / "app_pages").glob("*.py")):
-        found = re.search(r'lesson_page\("([^"]+)"\)', file.read_text())
-        if found:
-            paths[found.group(1)] = "/" + re.sub(r"^\d+_", "", file.stem)
-    return paths
-
-
 @pytest.mark.parametrize("lesson", all_lessons(), ids=lambda lesson: lesson.id)
 def test_every_arrow_on_the_page_points_where_the_gradient_goes(page, server, lesson):
-    page.goto(f"{server}{page_paths()[lesson.page]}?lesson={lesson.id}&predict=0&ops=b")
+    page.goto(lesson_url(server, lesson, "ops=b"))
     wait_for_app(page)
     svg = the_player(page).locator(".agp-svg svg")
     expect(svg).to_be_visible()

@@ -6,19 +6,12 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from browser_support import new_page, open_player, screenshot, settled, wait_for_app
+from browser_support import lesson_url as lesson_page_url, new_page, open_player, screenshot, settled, wait_for_app
 from explorer.functions.lessons import get_lesson, lesson_ids
 
-# Every lesson as the app shows it: its page and, for an exercise, the ?lesson= that picks it.
-PAGES = {"requires-grad": "Gradients", "several-variables": "Several_variables", "accumulation": "Accumulation",
-         "by-hand": "Checking_by_hand"}
-
-
 def lesson_url(server, lesson_id, query=""):
-    """The lesson's page; an exercise without its predict-first mode, which hides the graph."""
-    page = PAGES.get(lesson_id)
-    url = f"{server}/{page}?" if page else f"{server}/Exercises?lesson={lesson_id}&predict=0&"
-    return url + query
+    """The lesson's page, predict first off (browser_support.lesson_url)."""
+    return lesson_page_url(server, get_lesson(lesson_id), query)
 
 
 def the_player(page):
