@@ -3,8 +3,6 @@ its arrowhead touches the node that receives the gradient (read from the SVG on 
 
 from __future__ import annotations
 
-import re
-
 import pytest
 import torch
 from playwright.sync_api import expect
