@@ -7,6 +7,7 @@ what torch.autograd.grad (or repeated .backward() calls) gives.
 
 from __future__ import annotations
 
+import json
 import re
 import urllib.parse
 from pathlib import Path
@@ -19,8 +20,7 @@ from explorer.io.export import export_lesson
 from explorer.functions.lessons import all_lessons, get_lesson
 from explorer.io.notebook import build_notebook, lesson_recipe
 from explorer.io.site import INDEX, page_name, site_calls, write_site
-from explorer.values import format_number
-from support import close
+from explorer.values import format_number, to_plain
 
 from browser_support import screenshot
 
@@ -36,14 +36,17 @@ def site(tmp_path_factory) -> Path:
     return folder
 
 
-def pytorch_grads(lesson, calls: int = 1) -> dict[str, float]:
-    """The leaves' .grad after `calls` backward calls without zeroing, straight from PyTorch."""
+def pytorch_grads(lesson, calls: int = 1) -> dict[str, float | list | None]:
+    """The leaves' .grad after `calls` backward calls without zeroing, straight from PyTorch (a
+    number for a scalar leaf, nested lists for a vector's, None for a leaf the graph never reaches)."""
     leaves = {name: torch.tensor(value, requires_grad=True) for name, value in lesson.defaults.items()}
-    grads = {name: 0.0 for name in leaves}
+    grads = {name: None for name in leaves}
     for _ in range(calls):
-        for name, grad in zip(leaves, torch.autograd.grad(lesson.fn(**leaves), list(leaves.values()))):
-            grads[name] += grad.item()
-    return grads
+        found = torch.autograd.grad(lesson.fn(**leaves), list(leaves.values()), allow_unused=True)
+        for name, grad in zip(leaves, found):
+            if grad is not None:
+                grads[name] = grad if grads[name] is None else grads[name] + grad
+    return {name: to_plain(grad) for name, grad in grads.items()}
 
 
 def shown_grads(frame, names) -> dict[str, str]:
@@ -64,9 +67,13 @@ def press_end(page, frame) -> None:
 def assert_grads_match(page, frame, lesson, calls: int) -> None:
     press_end(page, frame)
     expected = pytorch_grads(lesson, calls)
-    for name, text in shown_grads(frame, expected).items():
-        assert text == f"grad = {format_number(expected[name])}", name
-        assert close(float(text.split("=")[1]), expected[name]), name
+    reached = {name: grad for name, grad in expected.items() if grad is not None}
+    for name, text in shown_grads(frame, reached).items():
+        assert text == f"grad = {format_number(reached[name])}", name
+        shown = torch.tensor(json.loads(text.split("=")[1]), dtype=torch.float64)
+        assert torch.allclose(shown, torch.tensor(reached[name], dtype=torch.float64), rtol=1e-4, atol=1e-6), name
+    for name in expected.keys() - reached.keys():  # cut off from the graph: not drawn as a leaf of it
+        expect(frame.locator(f"{ROOT} g.node.kind-leaf:has(> text:text-is('{name}'))")).to_have_count(0)
 
 
 def test_site_has_no_external_url_and_only_relative_links(site):
