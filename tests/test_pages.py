@@ -245,10 +245,15 @@ def test_switching_exercises_opens_the_new_one_at_its_own_values():
     assert metric(at, "x.grad") == "42"
 
 
-def test_each_call_gets_its_own_player():
-    at = open_page("gradients", {"ops": "bb"})
-    assert json.loads(players(at)[0].proto.json)["calls"] == 2
-    assert players(at)[0].proto.id.endswith("player:2")
+def test_one_player_shows_each_call_in_turn():
+    at = open_page("gradients")
+    click(at, "gradients:requires-grad:backward")
+    first = players(at)[0].proto
+    click(at, "gradients:requires-grad:backward")
+    second = players(at)[0].proto
+    assert first.id == second.id  # the same component: the browser swaps the animation in place
+    assert (json.loads(first.json)["calls"], json.loads(second.json)["calls"]) == (1, 2)
+    assert json.loads(first.json)["story"] != json.loads(second.json)["story"]
 
 
 def test_start_over_stays_after_a_refused_same_graph_call():

@@ -338,15 +338,18 @@ def _graph_view(session: BackwardSession, key: str) -> None:
         drawing = lay_out(session.graph(), look=current_look(), expand=expand)
         if drawing.svg is not None:
             show_svg(drawing.svg)
-        preload_player(key=f"{key}:player:preload")
+        preload_player(key=f"{key}:player")
         folded = bool(drawing.view.groups)
     else:
         animation = build_animation(session, look=current_look(), expand=expand, start_step=start_step(),
                                     forward=forward_view(session.fn, session.leaves, session.output_name))
-        # One player per call: a new call mounts a new player, which starts at 0 and reports afresh.
+        # One component for the page's whole life, from the preload on: a call gives it new data, and
+        # the browser swaps the animation in place (PlayerSlot) instead of building a new component,
+        # which kept the old one on screen until the rerun ended. A new call's animation has a new
+        # story, so it opens at its start and a report from the previous call is ignored.
         # Only the run of the click says "new call": a rerun, a reload or a link never autoplays.
         called = st.session_state.pop(f"{key}:called", False)
-        record_step(show_player(animation, key=f"{key}:player:{len(session.passes)}", autoplay=called))
+        record_step(show_player(animation, key=f"{key}:player", autoplay=called))
         folded = animation.folded
         drawing = None
     if folded or expand:
