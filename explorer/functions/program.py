@@ -311,8 +311,7 @@ class _ProgramTranslator(_Translator):
 
     # -- statements -----------------------------------------------------------------------------------
     def program(self, tree: ast.Module) -> None:
-        self.assigned = {node.id for node in ast.walk(tree)
-                         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)}
+        self.assigned = _names_assigned(tree)
         for statement in tree.body:
             self.statement(statement)
         if tree.body and isinstance(tree.body[-1], ast.Expr):
@@ -355,7 +354,8 @@ class _ProgramTranslator(_Translator):
         if self.iterations + len(rounds) > MAX_ITERATIONS:
             raise self.error(
                 f"This loop runs {len(rounds)} times{', inside another loop' if self.depth else ''}, which brings the "
-                f"program to more than {MAX_ITERATIONS} rounds in all; the most is {MAX_ITERATIONS}.", node.iter)
+                f"program to more than {MAX_ITERATIONS} rounds in all; the most is {MAX_ITERATIONS}.",
+                node.iter.args[0 if len(node.iter.args) == 1 else 1])  # at the count itself
         self.check_target(node.target.id, node.target)
         header = self.text[self.at(node):self.at(node.body[0])].strip().rstrip(";").strip()
         self.statement_index(node, header.split("\n")[0].strip())
@@ -602,6 +602,17 @@ class _ProgramTranslator(_Translator):
 
     HANDLERS = {**_Translator.HANDLERS, ast.Name: name, ast.BinOp: binary, ast.Call: call, ast.List: matrix,
                 ast.Subscript: index, ast.Attribute: attribute}
+
+
+def _names_assigned(tree: ast.Module) -> set[str]:
+    """Every name the program assigns (ast.walk would do, but it imports on each call)."""
+    names, stack = set(), [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        stack.extend(ast.iter_child_nodes(node))
+    return names
 
 
 def _count_operations(tree: _Node) -> int:
