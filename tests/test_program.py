@@ -407,3 +407,17 @@ def test_cli_show_takes_a_program_with_semicolons_or_newlines(capsys):
     status, out, err = run_cli(capsys, "show", "--expr", "h = x\nf = h.sigmod()", "--set", "x=1")
     assert status == 2 and err.splitlines()[0] == "error: Line 2, column 7: Unknown method '.sigmod'. Did you mean '.sigmoid'?"
     assert err.splitlines()[2].index("^") == len("error: ") + 6
+
+
+def test_the_readme_program_example_runs_as_written(capsys):
+    import shlex
+
+    from test_readme import readme_block
+    words = shlex.split(readme_block("Programs in the playground", "sh"))
+    assert words[:3] == [".venv/bin/python", "-m", "explorer"]
+    status, out, err = run_cli(capsys, *words[3:])
+    assert status == 0, err
+    _, grads = grads_of(lambda W, x, b: F.mse_loss(torch.tanh(W @ x + b), torch.tensor([0.5, -0.5])),
+                        {"W": [[0.5, -1.0], [2.0, 0.3]], "x": [1.0, 2.0], "b": [0.0, 0.1]})
+    assert "b.grad = [-0.2539, 0.0267]" in out  # what the README says it prints
+    assert close(torch.tensor([-0.2539, 0.0267]), grads[2], atol=1e-4)  # and what autograd gives

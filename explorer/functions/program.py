@@ -179,8 +179,10 @@ def parse_function(text: str) -> Expression | Program:
 
 
 def function_title(function: Expression | Program) -> str:
+    """One line naming the function: `f = x**2`, or a program's statements (a loop's `for ...:` runs into its body)."""
     if isinstance(function, Program):
-        return "; ".join(function.statements) if len(function.statements) <= 3 else f"a program of {len(function.statements)} lines"
+        text = "; ".join(function.statements).replace(":; ", ": ")
+        return _shorten(text, 160)
     return f"f = {function.text}"
 
 
