@@ -201,7 +201,7 @@ def parse_program(text: str) -> Program:
         raise ExpressionError(f"This program has {len(lines)} lines; the most allowed is {MAX_LINES}.")
     try:
         for index, character in enumerate(text):
-            if character not in "\n" and not " " <= character <= "~":
+            if character not in "\n\t" and not " " <= character <= "~":  # a tab may indent a loop
                 raise ExpressionError(character_message(character, index, "The program").split(" at column")[0]
                                       + ". Please type it with plain keyboard characters.", index)
         _check_nesting(text, 0)
