@@ -421,3 +421,26 @@ def test_the_readme_program_example_runs_as_written(capsys):
                         {"W": [[0.5, -1.0], [2.0, 0.3]], "x": [1.0, 2.0], "b": [0.0, 0.1]})
     assert "b.grad = [-0.2539, 0.0267]" in out  # what the README says it prints
     assert close(torch.tensor([-0.2539, 0.0267]), grads[2], atol=1e-4)  # and what autograd gives
+
+
+# Pieces of programs, right and wrong; joined at random they make text of every shape.
+_PIECES = ["x", "v", "W", "h", "f", "i", "1", "2.5", "-1", "0", "(", ")", "[", "]", ",", ":", "=", " = ", "+", "*", "@",
+           "**", "-", "/", ".", ";", "\n", "\n    ", "    ", "\t", " ", "for i in range(", "for ", " in ", "range(3)",
+           "while ", "if ", "+=", ".sum()", ".T", ".sigmod()", ".reshape(", "softmax(", "cross_entropy(", "mse_loss(",
+           "tanh(", "v[", "[[1, 2], [3, 4]]", "10**9", "9**9**9", "__class__", "import os", "def g():", "lambda:",
+           "'a'", "f'{x}'", "\u200b", "#"]
+
+
+@pytest.mark.filterwarnings("ignore::SyntaxWarning")
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=60).map("".join))
+def test_random_program_text_gives_a_program_or_a_program_message(text):
+    """No other exception, ever, and every message within a second."""
+    start = time.perf_counter()
+    try:
+        run_untrusted_program(text)
+    except ExpressionError as error:
+        assert str(error).strip()
+        if isinstance(error, ProgramError):
+            assert 1 <= error.line <= text.count("\n") + 1 and error.column >= 1
+    assert time.perf_counter() - start < 1.0
