@@ -216,7 +216,7 @@ MISTAKES = [
     ("g = x * 2\nf = 3", "does not depend on any leaf", 2, 5),
     ("import os\nf = x", "import", 1, 1),
     ("def g(a):\n    return a\nf = g(x)", "def", 1, 1),
-    ("h = v[i]\nf = sum(h)", "'i' is the name", 1, 7) if False else ("h = v[k]\nf = sum(h)", "an index must be a whole number", 1, 7),
+    ("h = v[k]\nf = sum(h)", "an index must be a whole number", 1, 7),
     ("a, b = x, x\nf = a", "one name at a time", 1, 1),
     ("f = x\nfor i in range(3):\n  f = f * 2\nelse:\n  f = x", "else", 5, 3),
 ]

@@ -40,7 +40,7 @@ from explorer.functions.expr import (
     URL_PARAMETERS, Expression, ExpressionError, Operation, _Apply, _check_leaves, _check_nesting, _evaluate,
     _is_constant, _Literal, _Node, _shorten, _sized, _Translator, _Variable, parse_expression, parse_leaf_value,
 )
-from explorer.values import character_message, parse_number
+from explorer.values import character_message
 
 # -- bounds -----------------------------------------------------------------------------------
 MAX_PROGRAM_LENGTH = 1000  # characters: a dozen lines of a model step
