@@ -394,6 +394,8 @@ def test_a_link_to_a_program_opens_in_program_mode():
     at = open_app("app_pages/6_Playground.py", {"expr": "h = x * 2; f = h * h", "x": "3", "ops": "b"})
     assert at.radio(key="playground:mode").value == "A short program"
     assert metric(at, "x.grad") == "24"
+    at.radio(key="playground:mode").set_value("One expression").run()  # back to one expression: an example
+    assert at.text_input(key="playground:expr").value == "5*x**2 + x*y + 2*y**3" and not at.error
 
 
 def test_cli_show_takes_a_program_with_semicolons_or_newlines(capsys):

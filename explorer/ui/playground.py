@@ -76,8 +76,9 @@ def _playground() -> None:
 def _typed_expression():
     """One expression in the f = box, exactly as before programs existed; None after a message."""
     expr_key = f"{KEY}:expr"
-    if expr_key not in st.session_state:
-        st.session_state[expr_key] = url().get("expr", EXAMPLES[0])
+    if expr_key not in st.session_state:  # coming back from a program, the box starts at an example
+        linked = url().get("expr", EXAMPLES[0])
+        st.session_state[expr_key] = EXAMPLES[0] if is_program(linked) else linked
     text = st.text_input("f =", key=expr_key)
     try:
         return parse_expression(text)
