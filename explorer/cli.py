@@ -18,7 +18,8 @@ from explorer.core.cases import case_results
 from explorer.core.report import session_report
 from explorer.errors import ExplorerError
 from explorer.files import check_target
-from explorer.functions.expr import ExpressionError, check_output, parse_expression, parse_leaf_value
+from explorer.functions.expr import ExpressionError, check_output, parse_leaf_value
+from explorer.functions.program import Program, function_title, parse_function, parse_program_value
 from explorer.functions.lessons import all_lessons, get_lesson
 from explorer.io.export import FORMATS, check_format, export_all, export_lesson
 from explorer.io.site import INDEX, write_site
@@ -63,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
 
     show = commands.add_parser("show", help="capture a lesson's (or an expression's) graph and record its backward calls")
     show.add_argument("lesson", nargs="?", help="a lesson id (see `lessons`)")
-    show.add_argument("--expr", help='instead of a lesson, a function you type, e.g. "sin(x) * exp(-y)"')
+    show.add_argument("--expr", help='instead of a lesson, a function you type, e.g. "sin(x) * exp(-y)", or a short program (lines or ;), e.g. "h = tanh(w*x); f = h**2"')
     show.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="a leaf's value, e.g. x=3")
     show.add_argument("--calls", type=int, default=1, help="how many times to call .backward() (default 1)")
     show.add_argument("--zero", choices=ZERO_CHOICES, default=NO_ZEROING,
@@ -224,10 +225,12 @@ def _parser_of(lesson):
 
 def _expression(args):
     """The function, title, name and values for --expr: every variable needs a --set."""
-    expression = parse_expression(args.expr)
-    values = parse_assignments(args.set, list(expression.variables), parse_leaf_value)
+    expression = parse_function(args.expr)  # one expression, or a program (newlines or ;)
+    values = parse_assignments(args.set, list(expression.variables), parse_program_value)
     missing = [name for name in expression.variables if name not in values]
     if missing:
         raise ExplorerError("Give every variable a value: " + " ".join(f"--set {name}=..." for name in missing))
     check_output(expression.build(**{name: torch.tensor(value) for name, value in values.items()}))
-    return expression.build, f"f = {expression.text}", expression.text, values
+    # A program goes itself, so that its forward pass reads line by line (core.forward.forward_view).
+    fn = expression if isinstance(expression, Program) else expression.build
+    return fn, function_title(expression), expression.text, values

@@ -65,7 +65,13 @@ class _Recorder(TorchFunctionMode):
 
 
 def forward_view(fn: Callable[..., torch.Tensor], leaves: dict[str, torch.Tensor], output_name: str = "f") -> ForwardView:
-    """Run `fn(**leaves)` once more, recording each op, and link it to the backward graph's ids."""
+    """Run `fn(**leaves)` once more, recording each op, and link it to the backward graph's ids.
+
+    A function that can say its own lines (a playground program: `forward_lines`, see
+    explorer.functions.program) gets one line per line its author wrote instead of one per op:
+    a line of three ops reads as the student wrote it, and links to the node of its result."""
+    if hasattr(fn, "forward_lines"):
+        return _lines_view(fn, leaves, output_name)
     recorder = _Recorder()
     with recorder:
         output = fn(**leaves)
@@ -81,6 +87,20 @@ def forward_view(fn: Callable[..., torch.Tensor], leaves: dict[str, torch.Tensor
         expression = _describe(func_name, args, names)
         steps.append(ForwardStep(index, name, f"{name} = {expression}", to_plain(result),
                                  node_of_fn.get(result.grad_fn)))
+    return _view(graph, steps)
+
+
+def _lines_view(fn, leaves: dict[str, torch.Tensor], output_name: str) -> ForwardView:
+    output, lines = fn.forward_lines(**leaves)
+    graph, live = trace(output, leaves, output_name)
+    node_of_fn = {fn_object: node_id for node_id, fn_object in live.items()}
+    steps = [ForwardStep(index, name, text, None if value is None else to_plain(value),
+                         node_of_fn.get(value.grad_fn) if isinstance(value, torch.Tensor) else None)
+             for index, (name, text, value) in enumerate(lines)]
+    return _view(graph, steps)
+
+
+def _view(graph, steps: list[ForwardStep]) -> ForwardView:
     leaf_nodes = {node.name: node.id for node in graph.of_kind(LEAF) if node.name}
     return ForwardView(steps, {name: graph.accumulator_of(node_id) for name, node_id in leaf_nodes.items()},
                        leaf_nodes)

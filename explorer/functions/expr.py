@@ -85,6 +85,9 @@ class Operation:
     compute: Callable
     shapes: str  # "any" (one input), "broadcast" (elementwise, two inputs) or "vectors" (@)
     summary: str  # for a help list on the page
+    # Whether a part made of numbers only may be worked out first, as one number (sin(2), 2**31 + 1).
+    # A program's tensor-making steps (a matrix [[1, 2], [3, 4]], v[0], reshape) may not: they are no number.
+    folds: bool = True
 
 
 _OPERATORS: dict[str, Operation] = {
@@ -192,7 +195,7 @@ class _Variable:
 
 @dataclass(frozen=True)
 class _Apply:
-    operation: str  # a key of _OPERATIONS
+    operation: Union[str, Operation]  # a key of _OPERATIONS, or a program's own step (explorer.functions.program)
     arguments: tuple
     source: str
     position: int
@@ -530,7 +533,7 @@ def _evaluate(node: _Node, leaves: dict[str, torch.Tensor], deadline: float) -> 
         return leaves[node.name]
     if isinstance(node, _Literal):
         return _constant(node.value)
-    operation = _OPERATIONS[node.operation]
+    operation = _operation_of(node)
     arguments = _arguments(node, leaves, deadline)
     _check_shapes(operation, node, arguments)
     try:
@@ -566,8 +569,12 @@ def _arguments(node: _Apply, leaves: dict[str, torch.Tensor], deadline: float) -
 def _is_constant(node: _Node) -> bool:
     """Made of numbers only (no variable): a constant. The tree is at most MAX_DEPTH deep."""
     if isinstance(node, _Apply):
-        return all(_is_constant(argument) for argument in node.arguments)
+        return _operation_of(node).folds and all(_is_constant(argument) for argument in node.arguments)
     return isinstance(node, _Literal)
+
+
+def _operation_of(node: _Apply) -> Operation:
+    return node.operation if isinstance(node.operation, Operation) else _OPERATIONS[node.operation]
 
 
 def _constant(value: int | float) -> torch.Tensor:

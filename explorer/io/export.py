@@ -28,6 +28,7 @@ from explorer.drawing.layout import lay_out
 from explorer.errors import ExplorerError
 from explorer.files import make_folder, write_atomic
 from explorer.functions.expr import Expression
+from explorer.functions.program import Program
 from explorer.functions.lessons import get_lesson, lesson_ids
 from explorer.io.notebook import Recipe, build_notebook, expression_recipe, lesson_recipe, notebook_text
 from explorer.play.frames import build_animation
@@ -108,8 +109,8 @@ def recipe_for_session(session: BackwardSession, lesson=None) -> Recipe | None:
     steps = steps_of(session, calls, zero)
     if lesson is not None:
         return lesson_recipe(lesson, session.values, calls, zero, steps)
-    owner = getattr(session.fn, "__self__", None)
-    if isinstance(owner, Expression):
+    owner = session.fn if isinstance(session.fn, Program) else getattr(session.fn, "__self__", None)
+    if isinstance(owner, (Expression, Program)):
         return expression_recipe(owner.text, session.values, calls, zero, steps)
     return None
 

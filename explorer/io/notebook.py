@@ -21,7 +21,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 from explorer.core.actions import Action, zeroing
 from explorer.drawing.diagram import draw
 from explorer.errors import ExplorerError
-from explorer.functions.expr import parse_expression
+from explorer.functions.program import Program, function_title, parse_function
 from explorer.functions.lessons import Lesson
 from explorer.play.flow import animate, animate_session, session
 from explorer.values import format_number, not_finite_note
@@ -127,26 +127,31 @@ def lesson_recipe(lesson: Lesson, values: dict[str, Any] | None = None, calls: i
 
 def expression_recipe(text: str, values: dict[str, Any], calls: int = 1, zero: str = "none",
                       steps: tuple[tuple[Action, bool], ...] | None = None) -> Recipe:
-    """A playground expression: the notebook parses the same text with explorer.functions.expr (never eval)."""
-    expression = parse_expression(text)
+    """A playground expression or program: the notebook parses the same text with explorer.functions
+    (never eval), so it makes the same PyTorch operations."""
+    function = parse_function(text)
+    if isinstance(function, Program):
+        parser, fn, what = "program", function, f"A program typed into the playground:\n\n```python\n{function.text}\n```\n\nof "
+    else:
+        parser, fn, what = "expr", function.build, f"A function typed into the playground: f = `{function.text}`, of "
+    name = "parse_program" if parser == "program" else "parse_expression"
     definition = (
-        "from explorer.functions.expr import parse_expression\n\n"
+        f"from explorer.functions.{parser} import {name}\n\n"
         "# The playground's parser turns the text into the same PyTorch operations, one per step (it never\n"
         "# runs the text as Python). fn(**leaves) builds f from leaf tensors named as the variables.\n"
-        f"fn = parse_expression({expression.text!r}).build"
+        f"fn = {name}({function.text!r})" + ("" if parser == "program" else ".build")
     )
     return Recipe(
-        title=f"f = {expression.text}",
-        explanation=(f"A function typed into the playground: f = `{expression.text}`, of "
-                     + ", ".join(f"`{name}`" for name in expression.variables) + "."),
+        title=function_title(function),
+        explanation=what + ", ".join(f"`{variable}`" for variable in function.variables) + ".",
         definition=definition,
         function="fn",
-        fn=expression.build,
-        values=_floats({name: values[name] for name in expression.variables}),
+        fn=fn,
+        values=_floats({variable: values[variable] for variable in function.variables}),
         calls=calls,
         zero=zero,
         origin="the playground",
-        metadata={"expression": expression.text},
+        metadata={"expression": function.text},
         steps=steps,
     )
 
