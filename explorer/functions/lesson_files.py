@@ -43,7 +43,7 @@ from explorer.functions.lessons import CHAPTER_PAGES, EXTRA_PAGES, PAGES, Lesson
 # The environment variable the app reads its lesson folder from (make run LESSONS=DIR sets it).
 LESSONS_VARIABLE = "AUTOGRAD_EXPLORER_LESSONS"
 # The heading over a folder's lessons, in the app's sidebar and home page and in the static site.
-OWN_LESSONS_HEADING = "Your lessons"
+OWN_LESSONS_HEADING = "This course's lessons"
 OWN_LESSONS_LINE = "This course's own lessons, from its lesson files."
 TOLERANCE = 1e-5  # relative and absolute, float32: what the project's tests use against autograd
 MAX_CALLS = 20  # CALLS: a page about repeated calls shows each one
@@ -57,9 +57,9 @@ _ID = re.compile(r"[a-z0-9][a-z0-9-]*")
 class LessonFileError(ExplorerError):
     """A lesson file that cannot be used: `str(error)` is `path:line: what is wrong`."""
 
-    def __init__(self, path: str | os.PathLike, line: int, message: str):
+    def __init__(self, path: str | os.PathLike, line: int | None, message: str):
         self.path, self.line, self.problem = str(path), line, message
-        super().__init__(f"{self.path}:{line}: {message}")
+        super().__init__(f"{self.path}:{line}: {message}" if line is not None else f"{self.path}: {message}")
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ def load_folder(folder: str | os.PathLike) -> LessonFolder:
     """Every `*.py` of `folder` (not those starting with _ or .), each loaded on its own."""
     where = Path(folder).expanduser()
     if not where.is_dir():
-        raise ExplorerError(f"The lesson folder {folder} does not exist or is not a folder.")
+        raise LessonFileError(folder, None, "this lesson folder does not exist or is not a folder.")
     lessons, problems, taken = [], [], set(RESERVED_IDS) | {lesson.id for lesson in all_lessons()}
     for path in sorted(where.glob("*.py")):
         if path.name.startswith(("_", ".")):
