@@ -128,7 +128,7 @@ def load_lesson_file(path: str | os.PathLike, taken: set[str] | frozenset[str] =
     if lesson_id in taken:
         owner = "a built-in lesson or page" if lesson_id in RESERVED_IDS or lesson_id in _builtin_ids() \
             else "another lesson file"
-        raise LessonFileError(path, 1, f"the lesson id \"{lesson_id}\" is already {owner}'s; rename the file.")
+        raise LessonFileError(path, 1, f"the lesson id \"{lesson_id}\" is taken by {owner}; rename the file.")
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
