@@ -4,6 +4,7 @@ the folder's other lessons still load."""
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -203,3 +204,19 @@ def test_a_matrix_leaf_and_its_value_box(tmp_path):
     session = run_calls(lesson.fn, values, 1)
     for name, grad in reference(lesson, values).items():
         assert close(session.full_grads()[name], grad)
+
+
+def test_the_readmes_lesson_file_is_the_example_and_its_error_is_the_one_quoted(tmp_path):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Your own lessons\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    assert blocks == [(EXAMPLES / "neuron.py").read_text(encoding="utf-8")]
+    lesson = load_lesson_file(write(tmp_path, "neuron.py", blocks[0]))
+    assert all(close(lesson.expected[name], grad) for name, grad in reference(lesson).items())
+    # The message the README quotes, for EXPECTED with w.grad = 2: PyTorch's number, the file and line.
+    (tmp_path / "wrong").mkdir()
+    wrong = write(tmp_path / "wrong", "neuron.py", blocks[0].replace('EXPECTED = {"w": 1.5729', 'EXPECTED = {"w": 2'))
+    with pytest.raises(LessonFileError) as raised:
+        load_lesson_file(wrong)
+    quoted = re.search(r"\(`(neuron\.py:\d+: EXPECTED gives.*?)`\)", " ".join(section.split())).group(1)
+    assert str(raised.value) == f"{wrong.parent}/{quoted}"

@@ -5,7 +5,9 @@ on stderr while the good lessons still list, and `show BAD` exits 2."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 
 import nbformat
 import pytest
@@ -14,7 +16,7 @@ from support import ROOT, close, run_cli
 from test_notebook import kernel, outputs, run  # noqa: F401 - kernel is a fixture
 
 from explorer import bench
-from explorer.functions.lesson_files import OWN_LESSONS_HEADING, lessons_with, load_folder
+from explorer.functions.lesson_files import LESSONS_VARIABLE, OWN_LESSONS_HEADING, lessons_with, load_folder
 from explorer.functions.lessons import all_lessons
 from explorer.io.export import FORMATS
 
@@ -147,3 +149,23 @@ def test_an_exported_lesson_file_notebook_runs_on_its_own(kernel, tmp_path, caps
     for name, grad in zip("wxb", torch.autograd.grad(torch.tanh(w * x + b), [w, x, b])):
         value = next(line for line in printed[0][2].splitlines() if line.startswith(f"{name}.grad = "))
         assert close(float(value.split(" = ")[1]), grad)
+
+
+def test_app_passes_the_folder_to_the_server_in_its_environment(capsys, monkeypatch):
+    from explorer import launch
+
+    monkeypatch.delenv(LESSONS_VARIABLE, raising=False)
+    became = []
+    monkeypatch.setattr(launch.os, "execv", lambda path, command: became.append(dict(os.environ)))
+    status, _, _ = run_cli(capsys, "app", "--port", "8611", "--lessons", str(EXAMPLES.relative_to(ROOT)))
+    assert status == 0 and became[0][LESSONS_VARIABLE] == str(EXAMPLES)  # absolute: the server's folder may differ
+    monkeypatch.delenv(LESSONS_VARIABLE)
+    status, _, err = run_cli(capsys, "app", "--lessons", "no/such/folder")
+    assert status == 2 and err == "error: The lesson folder no/such/folder does not exist or is not a folder.\n"
+
+
+def test_make_run_passes_lessons_to_the_app():
+    done = subprocess.run(["make", "-n", "run", "LESSONS=examples/lessons"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert any(line.startswith(".venv/bin/python -m explorer app --port 8501 --lessons \"examples/lessons\" --")
+               for line in done.stdout.splitlines()), done.stdout
