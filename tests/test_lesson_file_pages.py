@@ -101,3 +101,22 @@ def test_calls_and_zero_open_the_page_on_those_calls(app):
     # A vector's value box takes a list; a value that is not one gets a message and the page goes on.
     at.text_input(key="training-steps:training-steps:value:v").set_value("[1, 2").run()
     assert not at.exception and "must end with ]" in shown(at.error[0].value)
+
+
+def test_lecturer_modes_bar_runs_through_the_folders_pages(app):
+    at = open_lesson(app, "training-steps")
+    at.toggle(key="lecturer-mode").set_value(True).run()
+    assert not at.exception
+    labels = [link.proto.label for link in at.get("page_link")]
+    assert "← One neuron: tanh(w * x + b)" in labels and "Playground →" in labels
+    assert "Three steps of a loss, cleared between them" in labels  # the menu of every page
+
+
+def test_a_file_changed_while_the_server_runs_is_read_again(app):
+    neuron = app.folder / "neuron.py"
+    neuron.write_text(neuron.read_text(encoding="utf-8").replace('"w": 1.5729', '"w": 2.5'), encoding="utf-8")
+    at = app.run()
+    assert not at.exception
+    problems = sorted(shown(error.value) for error in at.error)
+    assert len(problems) == 2 and problems[1].startswith(f"{neuron}:20: EXPECTED gives w.grad = 2.5, but autograd gives 1.5729")
+    assert not any("One neuron" in link.proto.label for link in at.get("page_link"))
