@@ -48,6 +48,7 @@ OWN_LESSONS_LINE = "This course's own lessons, from its lesson files."
 TOLERANCE = 1e-5  # relative and absolute, float32: what the project's tests use against autograd
 MAX_CALLS = 20  # CALLS: a page about repeated calls shows each one
 MAX_ELEMENTS = 10_000  # elements of one leaf: a lesson is something to look at, element by element
+MAX_MATRIX_TEXT = 200_000  # characters of a matrix typed into a value box (10,000 numbers and their commas)
 ZERO_CHOICES = ("none", "zero", "set-none")  # as the CLI's --zero spells them
 # Names the explorer uses itself: a lesson file may not take them (its page, link and files would clash).
 RESERVED_IDS = frozenset({"home", *PAGES, *CHAPTER_PAGES, *EXTRA_PAGES})
@@ -118,9 +119,11 @@ def load_folder(folder: str | os.PathLike) -> LessonFolder:
     return LessonFolder(str(where), tuple(lessons), tuple(problems))
 
 
-def load_lesson_file(path: str | os.PathLike, taken: set[str] | frozenset[str] = frozenset()) -> FileLesson:
-    """One lesson file, imported and checked against autograd; `taken` holds the ids already in use."""
+def load_lesson_file(path: str | os.PathLike, taken: set[str] | frozenset[str] | None = None) -> FileLesson:
+    """One lesson file, imported and checked against autograd; `taken` holds the ids already in use
+    (by default the built-in lessons' and pages')."""
     path = Path(path)
+    taken = RESERVED_IDS | _builtin_ids() if taken is None else taken
     lesson_id = lesson_id_of(path)
     if not _ID.fullmatch(lesson_id):
         raise LessonFileError(path, 1, f"the lesson id \"{lesson_id}\" (from the file's name) may hold only "
@@ -192,6 +195,8 @@ def _vector_or_matrix(text, name: str):
 def parse_matrix(text: str, name: str) -> list:
     """A value box's text for a leaf whose default is a matrix: nested lists of numbers, read as JSON
     (a data format: nothing in it runs), then held to the same rules as a file's defaults."""
+    if len(text) > MAX_MATRIX_TEXT:
+        raise ExplorerError(f"The value of {name} is {len(text)} characters long; the most allowed is {MAX_MATRIX_TEXT}.")
     try:
         value = json.loads(text)
     except ValueError:
