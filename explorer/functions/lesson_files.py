@@ -60,7 +60,16 @@ class LessonFileError(ExplorerError):
 
     def __init__(self, path: str | os.PathLike, line: int | None, message: str):
         self.path, self.line, self.problem = str(path), line, message
-        super().__init__(f"{self.path}:{line}: {message}" if line is not None else f"{self.path}: {message}")
+        super().__init__(self._located(self.path))
+
+    def _located(self, where: str) -> str:
+        return f"{where}:{self.line}: {self.problem}" if self.line is not None else f"{where}: {self.problem}"
+
+    @property
+    def by_name(self) -> str:
+        """The message with the file's name alone: what the app shows, so that no page tells a student
+        where the server keeps its files."""
+        return self._located(Path(self.path).name)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from explorer.play.player import PAGE_CSS, page_head, standalone_html
 from explorer.values import format_number
 
 INDEX = "index.html"
+# What happened to .grad between a page's calls (a lesson file's ZERO), in its line under the code.
 ZERO_HTML = {"none": "without clearing <code>.grad</code>", "zero": "with <code>.grad.zero_()</code> in between",
              "set-none": "with <code>.grad = None</code> in between"}
 SITE_TITLE = "Autograd Explorer"
@@ -46,8 +47,6 @@ SITE_CSS = """
 
 def page_name(lesson: Lesson) -> str:
     return f"{lesson.id}.html"
-
-
 
 
 def site_calls(lesson: Lesson) -> int:

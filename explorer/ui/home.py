@@ -39,4 +39,4 @@ def _lesson_folder_problems() -> None:
         return
     st.subheader(OWN_LESSONS_HEADING + ": files that did not load")
     for problem in loaded.problems:
-        st.error(literal(str(problem)), icon=":material/error:")
+        st.error(literal(problem.by_name), icon=":material/error:")

@@ -1,9 +1,9 @@
 """Moving between pages: the app's list of pages, the lecturer's bar, and the browser's history.
 
 Each page has one name, its entry in PAGES, CHAPTER_PAGES or EXTRA_PAGES (a lesson file's page: its
-title), and it is the same string on the home
-page's link, in the sidebar and in the page's title (the sidebar used to take it from the file's
-name, and the title from the lesson: one page had three names).
+lesson's title), and it is the same string on the home page's link, in the sidebar and in the page's
+title (the sidebar used to take it from the file's name, and the title from the lesson: one page had
+three names).
 
 Lecturer mode hides the sidebar, so it brings its own compact bar: previous, a menu of every page,
 next, and the keys [ and ] for the same moves (Streamlit keeps C and R; the player keeps Space,
@@ -36,7 +36,7 @@ OWN_PAGES = "navigation:own-pages"  # this run's st.Page of each lesson file's p
 def sections() -> dict[str, dict[str, tuple[str, str]]]:
     """SECTIONS, with the lesson folder's pages (lesson_folder.py) under their own heading before the
     playground's, when the server has a folder."""
-    built_in = list(SECTIONS.items())
+    built_in = list(SECTIONS.items())  # the last is the playground's, "Your own functions"
     return dict([*built_in[:-1], *own_sections().items(), built_in[-1]])
 
 
@@ -68,9 +68,9 @@ def app_pages(lesson_page: Callable[[str, list], None]) -> dict[str, list]:
     """The st.Page of every page under its sidebar heading, the home page first (served at /), each
     under its one name. A lesson file's page has no file in app_pages/: it is a callable that runs
     `lesson_page` (page.lesson_page, passed in by the entrypoint) on that lesson, at /<lesson id>."""
-    names = titles()
+    names, loaded = titles(), own_lessons()
     own = {lesson.page: st.Page(_runner(lesson_page, lesson), title=names[lesson.page], url_path=lesson.page)
-           for lesson in (own_lessons().lessons if own_lessons() else ())}
+           for lesson in (loaded.lessons if loaded else ())}
     st.session_state[OWN_PAGES] = own
     pages = {heading: [own[key] if key in own else st.Page(PAGE_FILES[key], title=names[key], url_path=url_path(key))
                        for key in keys]
