@@ -154,7 +154,9 @@ def test_an_exported_lesson_file_notebook_runs_on_its_own(kernel, tmp_path, caps
 def test_app_passes_the_folder_to_the_server_in_its_environment(capsys, monkeypatch):
     from explorer import launch
 
-    monkeypatch.delenv(LESSONS_VARIABLE, raising=False)
+    # launch sets the variable in os.environ itself (the server inherits it): setenv first, so that the
+    # variable is gone again after this test (a leak would give every later app a lesson folder).
+    monkeypatch.setenv(LESSONS_VARIABLE, "")
     became = []
     monkeypatch.setattr(launch.os, "execv", lambda path, command: became.append(dict(os.environ)))
     status, _, _ = run_cli(capsys, "app", "--port", "8611", "--lessons", str(EXAMPLES.relative_to(ROOT)))

@@ -42,7 +42,7 @@ TORCHVIZ_MAX_NODES = 300  # beyond this, torchviz's layout may take minutes (see
 
 
 def lesson_page(page_key: str, lessons: list[Lesson] | None = None) -> None:
-    """A page of the seed lesson: one lesson, or a chooser when several share the page. `lessons`: the
+    """A lesson's page: one lesson, or a chooser when several share the page. `lessons`: the
     page's own (a lesson file's page passes its lesson); by default the built-in lessons of page_key."""
     setup_page(page_key)
     try:
