@@ -11,12 +11,14 @@ PORT   ?= 8501
 # ADDRESS=0.0.0.0 HOSTS="lab-pc 10.0.0.5 localhost 127.0.0.1".
 ADDRESS ?=
 HOSTS   ?=
+# A folder of lesson files the app shows under "Your lessons" (make run LESSONS=examples/lessons).
+LESSONS ?=
 
 .PHONY: run test setup wheel graphviz chromium node bench bench-browser clean
 
 # The app as `autograd-explorer app` serves it from the package (explorer/ui/app/).
 run: setup
-	$(PY) -m explorer app --port $(PORT) -- $(if $(ADDRESS),--server.address $(ADDRESS)) \
+	$(PY) -m explorer app --port $(PORT) $(if $(LESSONS),--lessons "$(LESSONS)") -- $(if $(ADDRESS),--server.address $(ADDRESS)) \
 		$(foreach host,$(HOSTS),--server.allowedHosts $(host))
 
 test: setup chromium node

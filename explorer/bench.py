@@ -112,9 +112,11 @@ def time_torchviz(build, cap: float) -> tuple[float | None, str]:
     return best, ""
 
 
-def cases(quick: bool):
-    """(name, build, expand): expand draws every node instead of folding repeats."""
-    yield from ((f"lesson {lesson.id}", lambda lesson=lesson: lesson_case(lesson), False) for lesson in all_lessons())
+def cases(quick: bool, lessons=None):
+    """(name, build, expand): expand draws every node instead of folding repeats. `lessons`: the
+    built-in ones unless given (the CLI's --lessons DIR adds a folder's)."""
+    yield from ((f"lesson {lesson.id}", lambda lesson=lesson: lesson_case(lesson), False)
+                for lesson in (all_lessons() if lessons is None else lessons))
     steps = (20, 60, 200) if quick else (20, 40, 60, 200, 1000, 5000)
     for n in steps:
         yield f"shared-leaf loop, {n} steps", lambda n=n: shared_leaf_loop(n), False
@@ -123,14 +125,14 @@ def cases(quick: bool):
     yield "64-layer MLP loss, every node", mlp_loss, True
 
 
-def run(quick: bool = False, cap: float | None = None, out=sys.stdout) -> list[Row]:
+def run(quick: bool = False, cap: float | None = None, out=sys.stdout, lessons=None) -> list[Row]:
     cap = cap if cap is not None else (3.0 if quick else 60.0)
     print(f"explorer vs torchviz + dot, torch {torch.__version__}, {os.cpu_count()} cores, torchviz capped at {cap:g} s",
           file=out)
     print("| graph | nodes | drawn | explorer | explorer peak | torchviz + dot | speed-up |", file=out)
     print("|---|---|---|---|---|---|---|", file=out)
     rows = []
-    for name, build, expand in cases(quick):
+    for name, build, expand in cases(quick, lessons):
         elapsed, peak, nodes, drawn = time_explorer(build, expand)
         theirs, note = time_torchviz(build, cap)
         row = Row(name, nodes, elapsed, peak, theirs, note, drawn)

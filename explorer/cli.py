@@ -18,9 +18,9 @@ from explorer.core.cases import case_results
 from explorer.core.report import session_report
 from explorer.errors import ExplorerError
 from explorer.files import check_target
-from explorer.functions.expr import ExpressionError, check_output, parse_leaf_value
+from explorer.functions.expr import ExpressionError, check_output
 from explorer.functions.program import Program, function_title, parse_function, parse_program_value
-from explorer.functions.lessons import all_lessons, get_lesson
+from explorer.functions.lesson_files import find_lesson, lessons_with, value_parser
 from explorer.io.export import FORMATS, check_format, export_all, export_lesson
 from explorer.io.site import INDEX, write_site
 from explorer.values import format_number, json_text, not_finite_note, parse_number
@@ -61,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
 
     lessons = commands.add_parser("lessons", help="list the lesson ids")
     lessons.set_defaults(handler=_lessons)
+    _lessons_option(lessons)
 
     show = commands.add_parser("show", help="capture a lesson's (or an expression's) graph and record its backward calls")
     show.add_argument("lesson", nargs="?", help="a lesson id (see `lessons`)")
@@ -72,11 +73,13 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--case", help="one of the lesson's other cases instead of its own function (see its page)")
     show.add_argument("--json", action="store_true", help="print the graph and every call as JSON")
     show.set_defaults(handler=_show)
+    _lessons_option(show)
 
     bench = commands.add_parser("bench", help="time capture + layout against torchviz + dot")
     bench.add_argument("--quick", action="store_true", help="a small smoke run (used by make test)")
     bench.add_argument("--cap", type=float, default=None, help="seconds before torchviz + dot is stopped")
     bench.set_defaults(handler=_bench)
+    _lessons_option(bench)
 
     export = commands.add_parser("export", help="write a lesson as dot, svg, png, pdf, html, json or ipynb")
     export.add_argument("lesson", nargs="?", help="a lesson id (see `lessons`)")
@@ -89,17 +92,34 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--zero", choices=ZERO_CHOICES, default=NO_ZEROING,
                         help="between calls: none (accumulate), zero (grad.zero_()), set-none (grad = None)")
     export.set_defaults(handler=_export)
+    _lessons_option(export)
 
     site = commands.add_parser("site", help="write a static site of every lesson (opens from disk, no server)")
     site.add_argument("dir", help="the folder to write index.html and the lesson pages into")
     site.set_defaults(handler=_site)
+    _lessons_option(site)
 
     app = commands.add_parser("app", help="start the Streamlit app (every page) from the installed package")
     app.add_argument("--port", type=int, default=launch.DEFAULT_PORT, help=f"default {launch.DEFAULT_PORT}")
     app.add_argument("streamlit_args", nargs="*", metavar="-- STREAMLIT-OPTION",
                      help="after --, options for `streamlit run`, e.g. -- --server.address 127.0.0.1")
-    app.set_defaults(handler=lambda args: launch.run_app(args.port, args.streamlit_args))
+    app.set_defaults(handler=lambda args: launch.run_app(args.port, args.streamlit_args, args.lessons))
+    _lessons_option(app)
     return parser
+
+
+def _lessons_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--lessons", metavar="DIR",
+                         help="also the lesson files in DIR (one .py per lesson; they run as code: see the README)")
+
+
+def _known_lessons(args):
+    """The built-in lessons and, with --lessons DIR, the folder's; each file that did not load is named
+    on stderr (with its line), and the others are used."""
+    lessons, loaded = lessons_with(args.lessons)
+    for problem in (loaded.problems if loaded else ()):
+        print(f"skipped {problem}", file=sys.stderr)
+    return lessons, loaded
 
 
 def _export(args) -> int:
@@ -109,7 +129,7 @@ def _export(args) -> int:
         if args.set:
             raise ExplorerError("--set needs one lesson: its variables differ from lesson to lesson.")
         formats = (check_format(args.fmt.lower()),) if args.fmt else FORMATS
-        written = export_all(args.all, formats, args.calls, args.zero)
+        written = export_all(args.all, formats, args.calls, args.zero, lessons=_known_lessons(args)[0])
         print(f"wrote {len(written)} files to {args.all}")
         return 0
     if args.lesson is None or not args.output:
@@ -121,14 +141,14 @@ def _export(args) -> int:
     if named in FORMATS and named != fmt:
         raise ExplorerError(f"--format {fmt} would write {fmt.upper()} into {args.output}, whose name says "
                             f"{named.upper()}; name the file .{fmt}, or leave --format out.")
-    lesson = get_lesson(args.lesson)
-    values = parse_assignments(args.set, lesson.variables)
-    print(f"wrote {export_lesson(lesson.id, fmt, args.output, values, args.calls, args.zero)}")
+    lesson = find_lesson(args.lesson, *_known_lessons(args))
+    values = parse_assignments(args.set, lesson.variables, value_parser(lesson))
+    print(f"wrote {export_lesson(lesson, fmt, args.output, values, args.calls, args.zero)}")
     return 0
 
 
 def _site(args) -> int:
-    written = write_site(args.dir)
+    written = write_site(args.dir, _known_lessons(args)[0])
     print(f"wrote {len(written)} pages to {args.dir}; open {written[0].parent / INDEX}")
     return 0
 
@@ -136,12 +156,12 @@ def _site(args) -> int:
 def _bench(args) -> int:
     if args.cap is not None and not (math.isfinite(args.cap) and args.cap > 0):
         raise ExplorerError(f"--cap must be a number of seconds above 0, such as 60, not {args.cap:g}.")
-    bench.run(quick=args.quick, cap=args.cap)
+    bench.run(quick=args.quick, cap=args.cap, lessons=_known_lessons(args)[0])
     return 0
 
 
 def _lessons(args) -> int:
-    for lesson in all_lessons():
+    for lesson in _known_lessons(args)[0]:
         print(f"{lesson.id:<18} {lesson.title}")
     return 0
 
@@ -170,10 +190,10 @@ def _show(args) -> int:
         fn, title, name, values = _expression(args)
         gradient = None
     else:
-        lesson = get_lesson(args.lesson)
+        lesson = find_lesson(args.lesson, *_known_lessons(args))
         case = lesson.case(args.case) if args.case is not None else lesson.all_cases[0]
         fn, title, name, gradient = case.fn, f"{lesson.title}  ({lesson.id})", lesson.id, case.gradient
-        values = {**lesson.defaults, **parse_assignments(args.set, lesson.variables, _parser_of(lesson))}
+        values = {**lesson.defaults, **parse_assignments(args.set, lesson.variables, value_parser(lesson))}
         cases = case_results(lesson, values) if lesson.cases else None
     if cases is not None and next(c for c in cases if c["id"] == case.id).get("error"):
         session = BackwardSession(fn, values, lesson.output_name, gradient)  # its point is that backward fails
@@ -218,10 +238,6 @@ def _report_without_calls(name: str, session: BackwardSession) -> dict:
     return {"lesson": name, "values": session.values, "graph": session.graph().to_dict(), "calls": [],
             "history": [], "grads": session.full_grads()}
 
-
-def _parser_of(lesson):
-    """Numbers, or flat lists ([1, 2, 3]) for a lesson whose leaves are vectors."""
-    return parse_leaf_value if any(isinstance(v, list) for v in lesson.defaults.values()) else parse_number
 
 def _expression(args):
     """The function, title, name and values for --expr: every variable needs a --set."""

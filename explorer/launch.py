@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from explorer.errors import ExplorerError
+from explorer.functions.lesson_files import LESSONS_VARIABLE
 
 ENTRYPOINT = Path(__file__).resolve().parent / "ui" / "app" / "Home.py"
 DEFAULT_PORT = 8501
@@ -29,9 +30,21 @@ def app_command(port: int = DEFAULT_PORT, streamlit_args: list[str] | tuple[str,
     return [sys.executable, "-m", "streamlit", "run", str(ENTRYPOINT), "--server.port", str(port), *streamlit_args]
 
 
-def run_app(port: int = DEFAULT_PORT, streamlit_args: list[str] | tuple[str, ...] = ()) -> int:
+def lesson_folder(lessons: str | os.PathLike) -> str:
+    """--lessons DIR as the absolute path the server reads from LESSONS_VARIABLE (Streamlit's own
+    options have no room for it, and the server's working folder may differ)."""
+    folder = Path(lessons).expanduser().resolve()
+    if not folder.is_dir():
+        raise ExplorerError(f"The lesson folder {lessons} does not exist or is not a folder.")
+    return str(folder)
+
+
+def run_app(port: int = DEFAULT_PORT, streamlit_args: list[str] | tuple[str, ...] = (),
+            lessons: str | os.PathLike | None = None) -> int:
     """Become the Streamlit server (this process is replaced, so Ctrl+C and a stop signal reach Streamlit
     itself, and no server is left behind when the command is stopped)."""
     command = app_command(port, streamlit_args)
+    if lessons is not None:
+        os.environ[LESSONS_VARIABLE] = lesson_folder(lessons)  # the server inherits this environment
     os.execv(command[0], command)
     return 0  # not reached: execv returns only by raising

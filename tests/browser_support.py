@@ -37,6 +37,11 @@ def start_server(port: int, *options: str, app: Path = ROOT / "explorer" / "ui" 
          *options],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
+    return wait_until_serving(process, port)
+
+
+def wait_until_serving(process: subprocess.Popen, port: int) -> subprocess.Popen:
+    """Return the server's process once its /_stcore/health answers ok (killed after 60 s without)."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -200,6 +200,17 @@ class Lesson:
     def variables(self) -> list[str]:
         return list(self.defaults)
 
+    @property
+    def repeated_calls(self) -> tuple[int, str]:
+        """(calls, zeroing between them) a static page of the lesson shows: three, piling up, for a
+        lesson about repeated calls (it has expected_calls); one otherwise."""
+        return (3, "none") if self.expected_calls else (1, "none")
+
+    @property
+    def predicts_first(self) -> bool:
+        """Whether its page starts in predict mode: the exercises do."""
+        return self.page == "exercises"
+
 
 LESSONS: tuple[Lesson, ...] = (
     Lesson(

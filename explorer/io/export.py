@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from explorer.core.actions import NO_ZEROING, Action, zeroing
 from explorer.core.backward import BackwardPass
@@ -29,7 +29,7 @@ from explorer.errors import ExplorerError
 from explorer.files import make_folder, write_atomic
 from explorer.functions.expr import Expression
 from explorer.functions.program import Program
-from explorer.functions.lessons import get_lesson, lesson_ids
+from explorer.functions.lessons import Lesson, all_lessons, get_lesson
 from explorer.io.notebook import Recipe, build_notebook, expression_recipe, lesson_recipe, notebook_text
 from explorer.play.frames import build_animation
 from explorer.play.player import standalone_html
@@ -175,35 +175,41 @@ def export_session(session: BackwardSession, fmt: str, path: str | os.PathLike, 
     return write_atomic(path, render(trace_of(session, name, title, recipe_for_session(session, lesson)), fmt))
 
 
-def lesson_trace(lesson_id: str, values: dict[str, Any] | None = None, calls: int = 1, zero: str = "none") -> Trace:
-    """A lesson's calls, run for real: its defaults overridden by `values`."""
-    lesson = get_lesson(lesson_id)
+def lesson_trace(lesson: Lesson | str, values: dict[str, Any] | None = None, calls: int = 1,
+                 zero: str = "none") -> Trace:
+    """A lesson's calls (a Lesson, or a built-in lesson's id), run for real: its defaults overridden by `values`."""
+    lesson = get_lesson(lesson) if isinstance(lesson, str) else lesson
     zeroing(zero)  # before any work, so a bad zeroing costs nothing
     unknown = [name for name in (values or {}) if name not in lesson.variables]
     if unknown:
         raise ExplorerError(f"The lesson {lesson.id} has no variable \"{unknown[0]}\"; its variables are "
                             f"{', '.join(lesson.variables)}.")
-    merged = {**lesson.defaults, **{name: parse_number(value, name) for name, value in (values or {}).items()}}
+    merged = {**lesson.defaults, **{name: _value(value, name) for name, value in (values or {}).items()}}
     session = run_calls(lesson.fn, merged, calls, zero)
     return trace_of(session, lesson.id, lesson.title, lesson_recipe(lesson, merged, calls, zero))
 
 
-def export_lesson(lesson_id: str, fmt: str, path: str | os.PathLike, values: dict[str, Any] | None = None,
+def _value(value, name: str):
+    """A value given for a leaf: lists (vectors, a lesson file's matrices) as they are, anything else a number."""
+    return value if isinstance(value, list) else parse_number(value, name)
+
+
+def export_lesson(lesson: Lesson | str, fmt: str, path: str | os.PathLike, values: dict[str, Any] | None = None,
                   calls: int = 1, zero: str = "none") -> Path:
     """Write a lesson in one format: `export_lesson("accumulation", "html", "accumulation.html", calls=3)`."""
     check_format(fmt)
-    return write_atomic(path, render(lesson_trace(lesson_id, values, calls, zero), fmt))
+    return write_atomic(path, render(lesson_trace(lesson, values, calls, zero), fmt))
 
 
 def export_all(folder: str | os.PathLike, formats: tuple[str, ...] = FORMATS, calls: int = 1,
-               zero: str = "none") -> list[Path]:
-    """Every lesson in every format: FOLDER/<lesson>.<format>."""
+               zero: str = "none", lessons: Sequence[Lesson] | None = None) -> list[Path]:
+    """Every lesson (the built-in ones unless `lessons` says which) in every format: FOLDER/<lesson>.<format>."""
     for fmt in formats:
         check_format(fmt)
     folder = make_folder(folder)
     written = []
-    for lesson_id in lesson_ids():
-        trace = lesson_trace(lesson_id, None, calls, zero)
+    for lesson in (all_lessons() if lessons is None else lessons):
+        trace = lesson_trace(lesson, None, calls, zero)
         for fmt in formats:
-            written.append(write_atomic(folder / f"{lesson_id}.{fmt}", render(trace, fmt)))
+            written.append(write_atomic(folder / f"{lesson.id}.{fmt}", render(trace, fmt)))
     return written

@@ -163,8 +163,11 @@ def build_notebook(recipe: Recipe) -> nbformat.NotebookNode:
     zeroing(recipe.zero)  # a clear error for an unknown zeroing, before any work
     leaves_code = "leaves = {" + ", ".join(
         f"{name!r}: torch.tensor({value!r}, requires_grad=True)" for name, value in recipe.values.items()) + "}"
-    draw_code = (f"{leaves_code}\n{recipe.output_name} = {recipe.function}(**leaves)\n"
-                 f"diagram = explorer.draw({recipe.output_name}, params=leaves, name={recipe.output_name!r})\n"
+    # A lesson file's function is called f, like its output: `f = f(**leaves)` would rebind the
+    # function that the next cell animates.
+    output = recipe.output_name if recipe.output_name != recipe.function else "output"
+    draw_code = (f"{leaves_code}\n{output} = {recipe.function}(**leaves)\n"
+                 f"diagram = explorer.draw({output}, params=leaves, name={recipe.output_name!r})\n"
                  "print(diagram.dot)\ndiagram")
     zero_literal = "None" if recipe.zero == "none" else repr(recipe.zero)
     values_literal = "{" + ", ".join(f"{name!r}: {value!r}" for name, value in recipe.values.items()) + "}"

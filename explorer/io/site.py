@@ -12,16 +12,21 @@ import html
 import os
 import re
 from pathlib import Path
+from typing import Sequence
 
 from explorer.errors import ExplorerError
 from explorer.io.export import lesson_trace
 from explorer.files import make_folder, write_atomic
 from explorer.play.frames import build_animation
+from explorer.functions.lesson_files import OWN_LESSONS_HEADING, OWN_LESSONS_LINE
 from explorer.functions.lessons import CHAPTER_PAGES, EXTRA_PAGES, PAGES, Lesson, all_lessons
 from explorer.play.player import PAGE_CSS, page_head, standalone_html
 from explorer.values import format_number
 
 INDEX = "index.html"
+# What happened to .grad between a page's calls (a lesson file's ZERO), in its line under the code.
+ZERO_HTML = {"none": "without clearing <code>.grad</code>", "zero": "with <code>.grad.zero_()</code> in between",
+             "set-none": "with <code>.grad = None</code> in between"}
 SITE_TITLE = "Autograd Explorer"
 INDEX_CSP = "default-src 'none'; style-src 'unsafe-inline'"
 # Where the lesson's text goes in the player's page: just before the player itself.
@@ -45,13 +50,15 @@ def page_name(lesson: Lesson) -> str:
 
 
 def site_calls(lesson: Lesson) -> int:
-    """Lessons about repeated calls show three (the .grad history strip fills up); the others one."""
-    return 3 if lesson.expected_calls else 1
+    """Lessons about repeated calls show three (the .grad history strip fills up), a lesson file its
+    CALLS; the others one."""
+    return lesson.repeated_calls[0]
 
 
-def site_pages() -> dict[str, str]:
-    """File name -> HTML text, for the index and every lesson. A pure function of the lessons."""
-    lessons = list(all_lessons())
+def site_pages(lessons: Sequence[Lesson] | None = None) -> dict[str, str]:
+    """File name -> HTML text, for the index and every lesson (the built-in ones unless `lessons`
+    says which). A pure function of the lessons."""
+    lessons = list(all_lessons() if lessons is None else lessons)
     pages = {INDEX: index_page(lessons)}
     for position, lesson in enumerate(lessons):
         before = lessons[position - 1] if position > 0 else None
@@ -60,16 +67,16 @@ def site_pages() -> dict[str, str]:
     return pages
 
 
-def write_site(folder: str | os.PathLike) -> list[Path]:
+def write_site(folder: str | os.PathLike, lessons: Sequence[Lesson] | None = None) -> list[Path]:
     """Write the site into `folder` (created if missing); returns the files written, index first."""
-    pages = site_pages()  # everything is made before the first file is written
+    pages = site_pages(lessons)  # everything is made before the first file is written
     folder = make_folder(folder)
     return [write_atomic(folder / name, text) for name, text in pages.items()]
 
 
 def lesson_page(lesson: Lesson, before: Lesson | None = None, after: Lesson | None = None) -> str:
-    calls = site_calls(lesson)
-    trace = lesson_trace(lesson.id, None, calls, "none")
+    calls, zero = lesson.repeated_calls
+    trace = lesson_trace(lesson, None, calls, zero)
     page = standalone_html(build_animation(trace), lesson.title)
     if page.count(PLAYER_ANCHOR) != 1 or page.count("</head>") != 1:
         raise ExplorerError("The player's page has changed shape: cannot place the lesson's text in it.")
@@ -81,7 +88,7 @@ def lesson_page(lesson: Lesson, before: Lesson | None = None, after: Lesson | No
     values = ", ".join(f"{name} = {format_number(value)}" for name, value in trace.values.items())
     grads = ", ".join(f"<code>{html.escape(name)}.grad</code> = {format_number(value)}"
                       for name, value in trace.passes[-1].grads_after.items())
-    times = "once" if calls == 1 else f"{calls} times without clearing <code>.grad</code>"
+    times = "once" if calls == 1 else f"{calls} times {ZERO_HTML[zero]}"
     text = (
         f'<nav class="site-nav">{" ".join(links)}</nav>\n'
         f'<section class="lesson-text">{markdown_html(lesson.full_text)}</section>\n'
@@ -95,11 +102,16 @@ def lesson_page(lesson: Lesson, before: Lesson | None = None, after: Lesson | No
 
 def index_page(lessons: list[Lesson]) -> str:
     sections = []
-    for page_key, (page_title, line) in {**PAGES, **CHAPTER_PAGES}.items():
+    built_in = {**PAGES, **CHAPTER_PAGES}
+    groups = [(page_title, line, [lesson for lesson in lessons if lesson.page == page_key])
+              for page_key, (page_title, line) in built_in.items()]
+    # Lessons of no built-in page (lesson files) under their own heading, as in the app.
+    groups.append((OWN_LESSONS_HEADING, OWN_LESSONS_LINE, [lesson for lesson in lessons if lesson.page not in built_in]))
+    for page_title, line, listed in groups:
         items = "".join(
             f'<li><a href="{page_name(lesson)}">{html.escape(lesson.title)}</a>'
             f"<p>{_first_sentence(lesson.full_text)}</p></li>"
-            for lesson in lessons if lesson.page == page_key)
+            for lesson in listed)
         if items:
             sections.append(f"<h2>{html.escape(page_title)}</h2>\n<p>{html.escape(line)}</p>\n"
                             f'<ul class="lesson-list">{items}</ul>')

@@ -7,13 +7,13 @@ import html
 import streamlit as st
 
 from explorer.drawing.legend import Palette, legend_items
-from explorer.ui.navigation import APP_TITLE, FAVICON, TITLES, lecturer_bar, replace_in_page_history
+from explorer.ui.navigation import APP_TITLE, FAVICON, lecturer_bar, replace_in_page_history, titles
 from explorer.ui.state import current_look, presentation_toggle, start_url
 
 
 def setup_page(page_key: str) -> None:
     """Page configuration, the shared sidebar, lecturer mode's bar, and the title: the page's one name."""
-    title = TITLES[page_key]
+    title = titles()[page_key]
     page_title = APP_TITLE if title == APP_TITLE else f"{title} · {APP_TITLE}"
     st.set_page_config(page_title=page_title, page_icon=FAVICON, layout="wide")
     replace_in_page_history()

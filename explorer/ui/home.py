@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from explorer.functions.lesson_files import OWN_LESSONS_HEADING
 from explorer.ui.common import setup_page
-from explorer.ui.navigation import HOME, SECTIONS, link_target
+from explorer.ui.lesson_folder import own_lessons
+from explorer.ui.markdown import literal
+from explorer.ui.navigation import HOME, link_target, sections
 from explorer.ui.state import PRESENT, url, write_url
 
 
@@ -20,8 +23,20 @@ def home_page() -> None:
     )
     # Lecturer mode travels with the links, so a page opens in it at once, in one step of the browser's history.
     carried = {PRESENT: url()[PRESENT]} if PRESENT in url() else None
-    for heading, pages in SECTIONS.items():
+    for heading, pages in sections().items():
         st.subheader(heading)
         for page_key, (title, blurb) in pages.items():
             st.page_link(link_target(page_key), label=f"**{title}**: {blurb}", query_params=carried)
+    _lesson_folder_problems()
     write_url()  # lecturer mode in the address, in one update
+
+
+def _lesson_folder_problems() -> None:
+    """Each lesson file that did not load, with its file and line, for the lecturer who started the
+    server (the other lessons are on the page above)."""
+    loaded = own_lessons()
+    if loaded is None or not loaded.problems:
+        return
+    st.subheader(OWN_LESSONS_HEADING + ": files that did not load")
+    for problem in loaded.problems:
+        st.error(literal(problem.by_name), icon=":material/error:")

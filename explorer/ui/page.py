@@ -12,11 +12,11 @@ from typing import Callable
 import streamlit as st
 import torch
 
-from explorer.core.actions import Action
+from explorer.core.actions import NO_ZEROING, Action, zeroing
 from explorer.core.backward import changed_on_the_way
 from explorer.core.calls import BackwardSession
 from explorer.errors import ExplorerError, GraphFreedError, PyTorchRefusedError
-from explorer.functions.expr import parse_leaf_value
+from explorer.functions.lesson_files import FileLesson, value_parser
 from explorer.functions.lessons import MAIN_CASE, Case, Lesson, lessons_on_page
 from explorer.drawing.layout import lay_out
 from explorer.core.graph import capture
@@ -41,11 +41,12 @@ from explorer.ui.markdown import literal
 TORCHVIZ_MAX_NODES = 300  # beyond this, torchviz's layout may take minutes (see explorer/bench.py)
 
 
-def lesson_page(page_key: str) -> None:
-    """A page of the seed lesson: one lesson, or a chooser when several share the page."""
+def lesson_page(page_key: str, lessons: list[Lesson] | None = None) -> None:
+    """A lesson's page: one lesson, or a chooser when several share the page. `lessons`: the
+    page's own (a lesson file's page passes its lesson); by default the built-in lessons of page_key."""
     setup_page(page_key)
     try:
-        lessons = lessons_on_page(page_key)
+        lessons = lessons_on_page(page_key) if lessons is None else lessons
         if len(lessons) > 1:  # a page of several lessons: the chosen one's title under the page's
             lesson = _choose_lesson(lessons, page_key)
             st.subheader(lesson.title)
@@ -55,18 +56,24 @@ def lesson_page(page_key: str) -> None:
         case = _choose_case(lesson, page_key) if lesson.cases else None
         if case is None or case.id == MAIN_CASE:
             explore(lesson.fn, lesson.variables, lesson.defaults, key=f"{page_key}:{lesson.id}",
-                    output_name=lesson.output_name, lesson=lesson, code=lesson.source, parse=_parser(lesson))
+                    output_name=lesson.output_name, lesson=lesson, code=lesson.source, parse=value_parser(lesson))
         else:
             explore(case.fn, lesson.variables, lesson.defaults, key=f"{page_key}:{lesson.id}:{case.id}",
-                    output_name=lesson.output_name, case=case, code=case.source, parse=_parser(lesson))
+                    output_name=lesson.output_name, case=case, code=case.source, parse=value_parser(lesson))
         next_lesson_link(page_key)
     finally:
         write_url()
 
 
-def _parser(lesson: Lesson):
-    """Numbers for a lesson of numbers; numbers or flat lists ([1, 2, 3]) where a default is a list."""
-    return parse_leaf_value if any(isinstance(v, list) for v in lesson.defaults.values()) else parse_number
+def lesson_prelude(lesson: Lesson) -> str:
+    """The actions (link letters) a new session of the lesson starts with: its own prelude (exercise 3's
+    first call), or a lesson file's CALLS calls with its ZERO between them, so that its page opens on them."""
+    calls, zero = lesson.repeated_calls if isinstance(lesson, FileLesson) else (1, NO_ZEROING)
+    if lesson.prelude or calls == 1:
+        return lesson.prelude
+    between = zeroing(zero)
+    step = (between.letter() if between else "") + Action.BACKWARD.letter()
+    return Action.BACKWARD.letter() + step * (calls - 1)
 
 
 def _choose_case(lesson: Lesson, page_key: str) -> Case:
@@ -134,7 +141,7 @@ def explore(fn: Callable[..., torch.Tensor], variables: list[str], defaults: dic
         except ExplorerError as error:
             st.error(literal(str(error)))
             return None
-    prelude = lesson.prelude if lesson else ""
+    prelude = lesson_prelude(lesson) if lesson else ""
     spec = case if case is not None else (lesson.all_cases[0] if lesson is not None else None)
     options = {"gradient": spec.gradient, "watch": tuple(spec.non_leaf)} if spec is not None else {}
     session = _session_for(fn, values, key, output_name, prelude, options)

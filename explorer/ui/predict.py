@@ -26,7 +26,7 @@ SCORE_KEY = "predict:score"  # (right, checked), for the whole session
 def predict_first(session: BackwardSession, key: str, lesson: Lesson | None, toggle_slot=st) -> bool:
     """The guessing panel (its on/off toggle goes in `toggle_slot`). Returns True once the gradients may be shown."""
     toggle_key = f"{key}:predict"
-    usual = lesson is not None and lesson.page == "exercises"  # exercises start in predict mode
+    usual = lesson is not None and lesson.predicts_first  # exercises (and lesson files with EXPECTED) ask first
     if toggle_key not in st.session_state:
         wanted = url().get(PREDICT)
         st.session_state[toggle_key] = wanted == "1" if wanted else usual

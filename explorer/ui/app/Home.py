@@ -9,5 +9,6 @@ own URL (/Accumulation, /Exercises?lesson=exercise-2, ...); the home page, 0_Hom
 import streamlit as st
 
 from explorer.ui.navigation import app_pages
+from explorer.ui.page import lesson_page
 
-st.navigation(app_pages()).run()
+st.navigation(app_pages(lesson_page)).run()  # lesson_page also builds the pages of a lesson folder's files
