@@ -11,4 +11,6 @@ import streamlit as st
 from explorer.ui.navigation import app_pages
 from explorer.ui.page import lesson_page
 
-st.navigation(app_pages(lesson_page)).run()  # lesson_page also builds the pages of a lesson folder's files
+# expanded: a course has more pages than the ten Streamlit lists before folding the rest behind
+# "View more", and a lesson folder's pages come last, so they would be the ones hidden.
+st.navigation(app_pages(lesson_page), expanded=True).run()  # lesson_page also builds a lesson folder's pages
