@@ -188,3 +188,22 @@ def test_press_is_the_pages_and_the_widgets_one_logic():
     given.backward()
     again = start_over(given)
     assert again.leaves["x"] is x and x.grad is None and again.history == []
+
+
+def test_the_readme_widget_example_runs():
+    """README.md, "A live widget": its code as written, and what its comments say."""
+    import re
+    from support import ROOT
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("\n### A live widget: `explorer.widget`\n", 1)[1].split("\n### ", 1)[0].split("\n## ", 1)[0]
+    code = re.search(r"```python\n(.*?)```", section, flags=re.S).group(1)
+    names: dict = {}
+    lines = code.splitlines()
+    grads_line = next(i for i, line in enumerate(lines) if line.startswith("w.grads"))
+    exec(compile("\n".join(lines[:grads_line]), "README.md", "exec"), names)  # noqa: S102 - our own README
+    w = names["w"]
+    assert w.grads == {"x": 12.0} and names["x"].grad.item() == pytest.approx(12.0, rel=1e-6, abs=1e-6)
+    assert w.status == "x.grad = 12 (after 2 backward calls)"
+    exec(compile("\n".join(lines[grads_line:]), "README.md", "exec"), names)  # noqa: S102
+    assert names["x"].grad is None
