@@ -129,8 +129,9 @@ def widget_js() -> str:
 
 @functools.lru_cache(maxsize=1)
 def widget_css() -> str:
-    """The player's stylesheet, then the widget's (its buttons, and JupyterLab's theme colours)."""
-    return player_css() + "\n" + (HERE / "widget.css").read_text(encoding="utf-8")
+    """The widget's stylesheet (its buttons, JupyterLab's theme colours), then the player's. The
+    widget's goes first: a rule left open in a stylesheet swallows whatever is appended after it."""
+    return (HERE / "widget.css").read_text(encoding="utf-8") + "\n" + player_css()
 
 
 def page_head(title: str, csp: str, *styles: str) -> str:
