@@ -9,7 +9,8 @@ The pipeline, one folder a stage; a module imports only from its own folder or f
     drawing/     the colour legend and looks, DOT and SVG through dot, folding big graphs, layout
                  bounded in time, SVG fit for a page, Diagram (explorer.draw), torchviz for comparison
     play/        a recorded pass -> the player's frames, their captions, the tables beside them, the
-                 prediction judge, the JS/CSS player, Flow (explorer.animate)
+                 prediction judge, the JS/CSS player, Flow (explorer.animate), the live notebook
+                 widget (explorer.widget)
     io/          files: every export format, notebooks, the static site
     api.py       the public face: explorer.draw / animate / session / animate_session
     cli.py       `python -m explorer ...` (bench.py: its benchmark; launch.py: `app`) } the two front doors,
@@ -26,8 +27,8 @@ from explorer.core.actions import Action
 from explorer.core.graph import Graph, capture
 from explorer.core.backward import BackwardPass, record_backward
 from explorer.core.calls import BackwardSession
-from explorer.api import Diagram, Flow, animate, animate_session, draw, session
+from explorer.api import Diagram, Flow, animate, animate_session, draw, session, widget
 from explorer.drawing.dropin import make_dot, make_dot_from_trace
 
 __all__ = ["Action", "ExplorerError", "Graph", "capture", "BackwardPass", "record_backward", "BackwardSession",
-           "Diagram", "Flow", "animate", "animate_session", "draw", "session", "make_dot", "make_dot_from_trace"]
+           "Diagram", "Flow", "animate", "animate_session", "draw", "session", "widget", "make_dot", "make_dot_from_trace"]

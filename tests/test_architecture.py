@@ -24,8 +24,10 @@ STAGES = [
     ("explorer.ui",),
 ]
 # Imports inside a function, each for a reason other than a cycle: torchviz pulls in distutils,
-# which is slow, and is needed only when its view is drawn or benchmarked.
-LATE_IMPORTS = {("explorer.drawing.torchviz_view", "torchviz"), ("explorer.bench", "torchviz")}
+# which is slow, and is needed only when its view is drawn or benchmarked; the notebook widget brings
+# anywidget, ipywidgets and IPython, which only a notebook needs.
+LATE_IMPORTS = {("explorer.drawing.torchviz_view", "torchviz"), ("explorer.bench", "torchviz"),
+                ("explorer.api", "explorer.play.widget")}
 
 
 def module_name(path: Path) -> str:

@@ -66,6 +66,7 @@ class BackwardSession:
             for name, value in values.items()
         }
         self._start(fn, leaves, dict(values), output_name, pass_leaves=True)
+        self.made_leaves = True  # made here from numbers: starting over makes them again (buttons.start_over)
         self.gradient = gradient
         self.watch = tuple(watch)
 
@@ -75,6 +76,7 @@ class BackwardSession:
         session = cls.__new__(cls)
         session._start(fn, dict(leaves), {name: to_plain(leaf) for name, leaf in leaves.items()}, output_name,
                        pass_leaves)
+        session.made_leaves = False  # the caller's tensors: starting over keeps them
         return session
 
     def _start(self, fn, leaves: dict[str, torch.Tensor], values: dict[str, Any], output_name: str,
@@ -94,6 +96,11 @@ class BackwardSession:
         self.watch: tuple[str, ...] = ()
         self.watched: dict[str, torch.Tensor] = {}
         self._made: dict[str, torch.Tensor] = {}  # the watched tensors of the latest forward
+
+    @property
+    def passes_leaves(self) -> bool:
+        """Whether fn is called with the leaves (fn(**leaves)) or without arguments (it reads its tensors)."""
+        return self._pass_leaves
 
     # -- the function --------------------------------------------------------------------
     def _call(self) -> torch.Tensor:

@@ -145,7 +145,7 @@ def animate(fn: Callable[..., torch.Tensor], params: Mapping[str, Any] | torch.n
     """
     zeroing(zero)
     calls_made = repeat_calls(session(fn, params, name), calls, zero)
-    return animate_session(calls_made, title=title or _title_of(fn), expand=expand)
+    return animate_session(calls_made, title=title or title_of(fn), expand=expand)
 
 
 def session(fn: Callable[..., torch.Tensor], params: Mapping[str, Any] | torch.nn.Module | None = None,
@@ -190,7 +190,7 @@ def animate_session(calls_made: BackwardSession, title: str | None = None, expan
         raise ExplorerError("There is nothing to animate yet: call .backward() on the session first.")
     animation = build_animation(calls_made, expand=expand)
     return Flow(calls_made, animation, diagram_of_pass(calls_made.passes[-1], expand),
-                title or _title_of(calls_made.fn))
+                title or title_of(calls_made.fn))
 
 
 def _takes_arguments(fn) -> bool:
@@ -244,7 +244,7 @@ def _leaves(params, pass_leaves: bool) -> dict[str, torch.Tensor]:
     return leaves
 
 
-def _title_of(fn) -> str:
+def title_of(fn) -> str:
     name = getattr(fn, "__name__", type(fn).__name__)
     return "Backward pass of a lambda" if name == "<lambda>" else f"Backward pass of {name}"
 

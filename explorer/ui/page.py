@@ -13,6 +13,7 @@ import streamlit as st
 import torch
 
 from explorer.core.actions import NO_ZEROING, Action, zeroing
+from explorer.core.buttons import BACKWARD, BUTTONS, CALLS, LABELS, RESET, button_help, press
 from explorer.core.backward import changed_on_the_way
 from explorer.core.calls import BackwardSession
 from explorer.errors import ExplorerError, GraphFreedError, PyTorchRefusedError
@@ -183,14 +184,6 @@ def _value_inputs(variables: list[str], defaults: dict, key: str, parse=parse_nu
     return None if problems else values
 
 
-def _new_session(fn, values: dict, output_name: str, prelude: str, options: dict | None = None) -> BackwardSession:
-    """Fresh leaves, with the lesson's prelude (exercise 3's first call) already made."""
-    session = BackwardSession(fn, dict(values), output_name, **(options or {}))
-    if prelude:
-        session.replay(prelude)
-    return session
-
-
 def _session_for(fn, values: dict, key: str, output_name: str, prelude: str = "",
                  options: dict | None = None) -> BackwardSession:
     """This student's leaves. New values mean new leaf tensors, so .grad starts again at None
@@ -210,42 +203,28 @@ def _session_for(fn, values: dict, key: str, output_name: str, prelude: str = ""
 
 def _backward_controls(session: BackwardSession, key: str, prelude: str = ""):
     """The action buttons; returns the free column beside the retain_graph box, for the predict toggle."""
-    names = list(session.leaves)
-    grads = ", ".join(f"{n}.grad" for n in names)
     buttons = st.columns([1.3, 1, 1, 1.5, 0.8])
     options = st.columns(2)
     retain = options[0].checkbox("retain_graph=True (keep the saved values for another pass)", key=f"{key}:retain")
-    labels = {"backward": "Call .backward()", "zero": ".grad.zero_()", "none": ".grad = None",
-              "again": "Backward again, same graph", "reset": "Start over"}
-    helps = {"backward": "Build f again from the same leaves and run a real backward pass",
-             "zero": f"Fill {grads} with zeros, in place", "none": f"Drop {grads}; the next call makes new ones",
-             "again": "Call .backward() on the last output without building it again",
-             "reset": "New leaves, no history"}
-    listen_for_presses(key, {f"{key}:{name}": name for name in labels}, f"{key}:retain")
+    listen_for_presses(key, {f"{key}:{name}": name for name in BUTTONS}, f"{key}:retain")
     # Every button is drawn before any runs: a refused call raised out of the row and took the
     # buttons after it (Start over among them) off the page until the next rerun.
-    triggered = [name for column, name in zip(buttons, labels)
-                 if column.button(labels[name], key=f"{key}:{name}", help=helps[name],
-                                  type="primary" if name == "backward" else "secondary")]
+    triggered = [name for column, name in zip(buttons, BUTTONS)
+                 if column.button(LABELS[name], key=f"{key}:{name}", help=button_help(name, session),
+                                  type="primary" if name == BACKWARD else "secondary")]
     started_over = False
     # Each press once, in order (presses.py).
-    for press in new_presses(key, set(labels), triggered, retain):
-        name, retained = press.name, press.retain
+    for pressed in new_presses(key, set(BUTTONS), triggered, retain):
+        name = pressed.name
         try:
-            if name == "reset":
-                session = _new_session(session.fn, session.values, session.output_name, prelude,
-                                       {"gradient": session.gradient, "watch": session.watch})
+            if name in CALLS:
+                forget_step()
+            session = press(session, name, pressed.retain, prelude)  # buttons.py: the same for the widget
+            if name == RESET:
                 st.session_state[f"{key}:session"] = session
                 started_over = True
-            elif name in ("backward", "again"):
-                forget_step()
-                if name == "backward":
-                    session.backward(retain_graph=retained)
-                else:
-                    session.backward_same_graph(retain_graph=retained)
+            elif name in CALLS:
                 st.session_state[f"{key}:called"] = True  # this run's player is a new call's: it plays once
-            else:
-                session.zero_grad(Action.ZERO if name == "zero" else Action.SET_NONE)
         except GraphFreedError as error:
             # A Material icon: the stop-sign emoji drew as an empty box on machines without an emoji font.
             st.error(literal(str(error)), icon=":material/block:")

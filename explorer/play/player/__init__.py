@@ -2,7 +2,8 @@
 
 `player_js()` is the player's one module text, assembled from its files (see INNER_MODULES), and
 `player_css()` its stylesheet (the Streamlit component is declared with them, in
-explorer/ui/player.py). `standalone_html()` puts the same player, its data and its styles into
+explorer/ui/player.py); `widget_js()` and `widget_css()` are the same player as the notebook
+widget's module (explorer/play/widget.py). `standalone_html()` puts the same player, its data and its styles into
 one HTML file that works offline: no URL appears anywhere in it.
 """
 
@@ -106,6 +107,31 @@ def player_js() -> str:
 @functools.lru_cache(maxsize=1)
 def player_css() -> str:
     return (HERE / "player.css").read_text(encoding="utf-8")
+
+
+# A module has one default export: Streamlit's is player.js's own, the notebook widget's is
+# widget.mjs's. widget_js() keeps the Streamlit entry as a plain function, then adds widget.mjs.
+WIDGET_MODULE = "widget.mjs"
+_STREAMLIT_ENTRY = re.compile(r"^export default function \(component\) \{$", re.MULTILINE)
+
+
+@functools.lru_cache(maxsize=1)
+def widget_js() -> str:
+    """The player as an anywidget module: player_js(), then widget.mjs (the buttons and the messages)."""
+    text, found = _STREAMLIT_ENTRY.subn("function streamlitComponent(component) {", player_js())
+    if found != 1:
+        raise ValueError(f"{VIEW_MODULE} must have one line `export default function (component) {{`")
+    widget = (HERE / WIDGET_MODULE).read_text(encoding="utf-8")
+    if re.search(r"^\s*import\b", widget, re.MULTILINE):
+        raise ValueError(f"{WIDGET_MODULE} is pasted after the player: it imports nothing")
+    return f"{text}\n// ---- {WIDGET_MODULE} ----\n{widget}"
+
+
+@functools.lru_cache(maxsize=1)
+def widget_css() -> str:
+    """The widget's stylesheet (its buttons, JupyterLab's theme colours), then the player's. The
+    widget's goes first: a rule left open in a stylesheet swallows whatever is appended after it."""
+    return (HERE / "widget.css").read_text(encoding="utf-8") + "\n" + player_css()
 
 
 def page_head(title: str, csp: str, *styles: str) -> str:

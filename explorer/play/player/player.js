@@ -116,8 +116,11 @@ function keyboardOf(doc) {
 }
 
 class Player {
-  constructor(container, data, { onStep = null, startStep = data.start_step ?? 0, newCall = false } = {}) {
+  // keysOnPage: the shortcuts work anywhere on the page (the app, an export); false keeps them to the
+  // player itself, for a notebook, whose page uses Space and the arrows for its own cells.
+  constructor(container, data, { onStep = null, startStep = data.start_step ?? 0, newCall = false, keysOnPage = true } = {}) {
     this.data = data;
+    this.keysOnPage = keysOnPage;
     this.frames = data.frames;
     this.cursor = new Cursor(this.frames.length);
     this.reporter = new StepReporter(this.cursor, onStep);
@@ -702,11 +705,12 @@ class Player {
         event.stopPropagation();
       }
     };
-    doc.addEventListener("keydown", onPageKey, true);
-    doc.addEventListener("keyup", onPageKeyUp, true);
+    const listener = this.keysOnPage ? doc : this.root;
+    listener.addEventListener("keydown", onPageKey, true);
+    listener.addEventListener("keyup", onPageKeyUp, true);
     this.cleanups.push(() => {
-      doc.removeEventListener("keydown", onPageKey, true);
-      doc.removeEventListener("keyup", onPageKeyUp, true);
+      listener.removeEventListener("keydown", onPageKey, true);
+      listener.removeEventListener("keyup", onPageKeyUp, true);
     });
     const claim = () => this.keyboard.claim(this);
     this.root.addEventListener("pointerdown", claim);
