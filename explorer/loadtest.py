@@ -43,6 +43,7 @@ RUN_TIMEOUT = 60.0  # seconds a run may take before the student counts an error 
 PAGE = "Accumulation"  # the one page whose gradients a student can predict by counting its own clicks
 LESSON = "accumulation"
 BAD_VALUE = "Please give w a number"
+START_VALUE = "1"  # the w box as the page opens, and as it must stay
 TOLERANCE = 1e-5  # absolute and relative, as every other comparison with torch.autograd.grad
 
 
@@ -233,6 +234,7 @@ class Student:
     emptied_boxes: int = 0
     clicks: int = 0
     link: str = ""  # the page's query string after the last run: what "Copy link" would give
+    opening: float | None = None  # seconds from connecting to the page's first run finished
     expected: float | None = None  # w.grad as this student's own clicks make it
 
 
@@ -264,6 +266,11 @@ def check_view(student: Student, view: PageView, per_call: float, what: str) -> 
         student.emptied_boxes += 1
         student.errors.append(f"{what}: the page showed {BAD_VALUE!r} (box: {view.texts.get('w =')!r})")
         return
+    box = view.texts.get("w =")
+    # What the box's element carries is what a browser that draws the box afresh shows, and sends back.
+    if box is None or box[1] != START_VALUE:
+        student.emptied_boxes += 1
+        student.errors.append(f"{what}: the w box would show {box[1] if box else None!r}, not {START_VALUE}")
     shown = view.metrics.get("w.grad")
     if shown is None:
         student.errors.append(f"{what}: no w.grad on the page")
@@ -281,12 +288,15 @@ def check_view(student: Student, view: PageView, per_call: float, what: str) -> 
         student.wrong.append(f"{what}: w.grad {shown}, expected {student.expected:g}")
 
 
-async def attend(student: Student, target: Target, options: Options, budget: Budget, deadline: float,
-                 per_call: float, rng: random.Random) -> None:
-    """One student's session: open the page, click until the deadline, leave."""
+async def attend(student: Student, target: Target, options: Options, budget: Budget, per_call: float,
+                 rng: random.Random) -> None:
+    """One student's session: open the page, click for `options.seconds` once it is open, leave."""
     connection = None
     try:
+        started = time.monotonic()
         connection, view = await open_page(target, budget)
+        student.opening = time.monotonic() - started
+        deadline = time.monotonic() + options.seconds
         check_view(student, view, per_call, "opening")
         while True:
             pause = options.interval * rng.uniform(0.5, 1.5)
@@ -348,19 +358,19 @@ class Report:
         return [f"student {s.number}: {w}" for s in self.students for w in s.wrong]
 
     def percentile(self, share: float) -> float:
-        times = self.latencies
-        if not times:
-            return float("nan")
-        return times[min(len(times) - 1, math.ceil(share * len(times)) - 1)]
+        return percentile(self.latencies, share)
 
     def lines(self) -> list[str]:
         n = len(self.students)
         times = self.latencies
+        openings = sorted(s.opening for s in self.students if s.opening is not None)
         lines = [f"{n} students for {self.seconds:.0f} s: {len(times)} clicks",
+                 f"page opening: p50 {percentile(openings, 0.5):.3f} s, max {max(openings, default=math.nan):.3f} s",
                  f"click latency: p50 {self.percentile(0.5):.3f} s, p95 {self.percentile(0.95):.3f} s, "
                  f"max {max(times, default=float('nan')):.3f} s",
                  f"errors: {len(self.errors)}", f"wrong gradients: {len(self.wrong)}",
-                 f"'{BAD_VALUE}' shown: {sum(s.emptied_boxes for s in self.students)} times"]
+                 f"w box emptied ('{BAD_VALUE}', or an element that would draw it empty): "
+                 f"{sum(s.emptied_boxes for s in self.students)}"]
         memory = self.memory
         if memory:
             idle = (memory["loaded"] - memory["before"]) / n
@@ -370,6 +380,13 @@ class Report:
             lines.append(f"memory per session: {idle:.2f} MB idle, {active:.2f} MB active")
         lines += [f"  {line}" for line in (self.errors + self.wrong)[:10]]
         return lines
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The nearest-rank percentile of sorted values (p95 of 20 clicks is the 19th)."""
+    if not values:
+        return math.nan
+    return values[min(len(values) - 1, math.ceil(share * len(values)) - 1)]
 
 
 def rss_mb(pids: list[int]) -> float:
@@ -436,15 +453,15 @@ async def run_class(target: Target, options: Options, pids: list[int] | None = N
     await connection.websocket.close()
     started = time.monotonic()
     memory = {"before": rss_mb(pids)} if pids else {}
-    deadline = started + options.seconds
 
     async def arrive(student: Student, delay: float):
         await asyncio.sleep(delay)
-        await attend(student, target, options, budget, deadline, per_call, random.Random(rng.random()))
+        await attend(student, target, options, budget, per_call, random.Random(rng.random()))
 
     async def watch_memory():
-        # With every student on the page and before much clicking: the idle cost of a session.
-        await asyncio.sleep(min(options.interval, options.seconds / 2))
+        # Once every student's page is open (or has failed), before much clicking: the idle cost of a session.
+        while any(s.opening is None and not s.errors for s in students):
+            await asyncio.sleep(0.2)
         memory["loaded"] = rss_mb(pids)
 
     tasks = [arrive(s, rng.uniform(0, min(options.interval, options.seconds) / 2)) for s in students]

@@ -67,8 +67,9 @@ def test_bounded(students, seconds, interval):
         loadtest.check_options(loadtest.Options(students, seconds, interval))
 
 
-def _view(grad: str, alerts=()) -> loadtest.PageView:
-    return loadtest.PageView(metrics={"f": "1", "w.grad": grad}, alerts=list(alerts), status="FINISHED_SUCCESSFULLY")
+def _view(grad: str, alerts=(), box: str = "1") -> loadtest.PageView:
+    return loadtest.PageView(metrics={"f": "1", "w.grad": grad}, alerts=list(alerts), status="FINISHED_SUCCESSFULLY",
+                             texts={"w =": ("$$ID-w", box, False)})
 
 
 def test_the_checks_see_a_wrong_gradient_and_an_emptied_box():
@@ -79,6 +80,8 @@ def test_the_checks_see_a_wrong_gradient_and_an_emptied_box():
     assert len(student.wrong) == 1
     loadtest.check_view(student, _view("-4", ["Please give w a number, for example 3 or -1.5."]), -2.0, "emptied")
     assert student.emptied_boxes == 1 and len(student.errors) == 1
+    loadtest.check_view(student, _view("-4", box=""), -2.0, "a box whose element carries no value")
+    assert student.emptied_boxes == 2 and len(student.errors) == 2
     fresh = loadtest.Student(2)
     loadtest.check_view(fresh, _view("-2"), -2.0, "another session's .grad")
     assert len(fresh.wrong) == 1
