@@ -435,11 +435,9 @@ def check_options(options: Options) -> None:
         raise ExplorerError(f"--interval must be from 0.1 to 60 seconds, not {options.interval}.")
 
 
-async def run_class(target: Target, options: Options, pids: list[int] | None = None,
-                    during=None) -> Report:
+async def run_class(target: Target, options: Options, pids: list[int] | None = None) -> Report:
     """Every student at once (their arrivals spread over the first interval, as a class logs in), then
-    a reload of each student's link. `during`, if given, is awaited beside the students (a test kills a
-    replica with it)."""
+    a reload of each student's link."""
     check_options(options)
     pids = listening_pids(target.port) if pids is None else pids
     budget = Budget(MAX_REQUESTS)
@@ -466,7 +464,6 @@ async def run_class(target: Target, options: Options, pids: list[int] | None = N
 
     tasks = [arrive(s, rng.uniform(0, min(options.interval, options.seconds) / 2)) for s in students]
     extra = [watch_memory()] if pids else []
-    extra += [during] if during is not None else []
     await asyncio.gather(*tasks, *extra)
     if pids:
         memory["active"] = rss_mb(pids)
