@@ -19,11 +19,18 @@ from explorer.functions.lessons import get_lesson
 @pytest.fixture(scope="module")
 def server():
     # The server imports this checkout's explorer, whatever the venv's editable install points at.
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    port = free_port()
-    process = start_server(port)
+    # (Set for the server's start only: other tests build their own environments from os.environ.)
+    before = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), before]))
     try:
-        yield port
+        process = start_server(free_port())
+    finally:
+        if before is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = before
+    try:
+        yield int(process.args[process.args.index("--server.port") + 1])
     finally:
         process.terminate()
         process.wait(timeout=20)
