@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from explorer import bench, launch
+from explorer import bench, launch, loadtest
 from explorer.core.actions import NO_ZEROING, ZERO_CHOICES
 from explorer.core.calls import BackwardSession, run_calls
 from explorer.core.cases import case_results
@@ -99,6 +99,17 @@ def _parser() -> argparse.ArgumentParser:
     site.set_defaults(handler=_site)
     _lessons_option(site)
 
+    load = commands.add_parser("loadtest", help="simulated students on a running server's Accumulation page (no browser)")
+    load.add_argument("--url", default=f"http://127.0.0.1:{launch.DEFAULT_PORT}/{loadtest.PAGE}",
+                      help=f"the page on this machine (default http://127.0.0.1:{launch.DEFAULT_PORT}/{loadtest.PAGE})")
+    load.add_argument("--students", type=int, help=f"how many at once, 1 to {loadtest.MAX_STUDENTS} (default 10)")
+    load.add_argument("--seconds", type=float, help=f"how long they click, at most {loadtest.MAX_SECONDS} (default 30)")
+    load.add_argument("--interval", type=float, help="mean seconds between a student's clicks, jittered ±50%% (default 3)")
+    load.add_argument("--pid", type=int, action="append", help="a server process whose memory to read (repeat for "
+                      "replicas; default: the process listening on the URL's port)")
+    load.add_argument("--quick", action="store_true", help="a handful of students for a few seconds (make test)")
+    load.set_defaults(handler=_loadtest)
+
     app = commands.add_parser("app", help="start the Streamlit app (every page) from the installed package")
     app.add_argument("--port", type=int, default=launch.DEFAULT_PORT, help=f"default {launch.DEFAULT_PORT}")
     app.add_argument("streamlit_args", nargs="*", metavar="-- STREAMLIT-OPTION",
@@ -151,6 +162,15 @@ def _site(args) -> int:
     written = write_site(args.dir, _known_lessons(args)[0])
     print(f"wrote {len(written)} pages to {args.dir}; open {written[0].parent / INDEX}")
     return 0
+
+
+def _loadtest(args) -> int:
+    """Prints the figures; exits 1 when any student saw an error or a wrong gradient."""
+    defaults = loadtest.QUICK if args.quick else {"students": 10, "seconds": 30.0, "interval": 3.0}
+    report = loadtest.run(args.url, args.students or defaults["students"], args.seconds or defaults["seconds"],
+                          args.interval or defaults["interval"], pids=args.pid)
+    print(loadtest.summary(report))
+    return 1 if report.errors or report.wrong else 0
 
 
 def _bench(args) -> int:

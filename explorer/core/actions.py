@@ -16,6 +16,8 @@ it is" (spelled "none" where text is read: the CLI's --zero none, explorer.anima
 
 from __future__ import annotations
 
+import itertools
+import re
 from enum import Enum
 
 from explorer.errors import ExplorerError
@@ -75,3 +77,49 @@ def zeroing(zero: Action | str | None) -> Action | None:
         if action in ZEROINGS:
             return action
     raise ExplorerError(f"Unknown zeroing \"{zero}\"; choose one of {', '.join(ZERO_CHOICES)}.")
+
+
+# -- a history as a link's text -------------------------------------------------------------------
+# A link replays real backward calls, so what it may hold is capped: replaying the cap took 1.2 s on the
+# 2-core machine (tests/test_link_actions.py prints it). Before counts, links held plain letters, capped at
+# 200: those are still read as they were written.
+MOST_LINK_ACTIONS = 500
+MOST_PLAIN_LETTERS = 200
+SHORTEST_COUNTED_RUN = 4  # shorter runs stay letters: `bbzb` reads as it always did
+_RUN = re.compile(r"([A-Za-z])([1-9][0-9]{0,5})?")
+
+
+def encode_actions(letters: str) -> str:
+    """Letters (one per action, Action.letter) as a link writes them: a run of four or more of the same
+    letter as the letter and its count, so 300 calls are `b300`, and `bbzb` stays `bbzb`."""
+    parts = []
+    for letter, run in itertools.groupby(letters):
+        count = len(list(run))
+        parts.append(letter * count if count < SHORTEST_COUNTED_RUN else f"{letter}{count}")
+    return "".join(parts)
+
+
+def decode_actions(code: str) -> str:
+    """A link's list back into one letter per action, or the refusal of a list the explorer never writes:
+    unknown letters, a count with a leading zero, more than MOST_LINK_ACTIONS actions, a list not written
+    the way encode_actions writes it (b2, b3b, or a long run of plain letters beyond what links held before
+    counts), or a same-graph call before any call (no history starts with one)."""
+    refused = ExplorerError("This link's list of actions is not one the explorer wrote; starting afresh.")
+    letters, position, total = [], 0, 0
+    while position < len(code):
+        found = _RUN.match(code, position)
+        if found is None or found.group(1) not in LETTER_ACTIONS:
+            raise refused
+        count = int(found.group(2) or 1)
+        total += count
+        if total > MOST_LINK_ACTIONS:
+            raise refused
+        letters.append(found.group(1) * count)
+        position = found.end()
+    expanded = "".join(letters)
+    plain_as_before = code.isalpha() and len(code) <= MOST_PLAIN_LETTERS
+    if not (plain_as_before or encode_actions(expanded) == code):
+        raise refused
+    if next((letter for letter in expanded if letter in "bBaA"), None) in ("a", "A"):
+        raise refused
+    return expanded

@@ -16,14 +16,13 @@ from typing import Any, Callable
 
 import torch
 
-from explorer.core.actions import LETTER_ACTIONS, Action, zeroing
+from explorer.core.actions import LETTER_ACTIONS, MOST_LINK_ACTIONS, Action, decode_actions, encode_actions, zeroing
 from explorer.core.backward import BackwardPass, record_backward
 from explorer.core.graph import LEAF, Graph, capture
 from explorer.core.watch import call_watching, read_grad
 from explorer.errors import ExplorerError, GraphFreedError, PyTorchRefusedError
 from explorer.values import parse_number, to_plain
 
-MAX_REPLAYED_ACTIONS = 200  # a link replays real backward calls; keep a hand-made one from costing much
 # Every call keeps its recorded pass (the player shows any of them), so calls cost memory: 20,000
 # calls of a small lesson took 320 MB. A lesson on accumulation needs a handful.
 MAX_CALLS = 1000
@@ -236,18 +235,21 @@ class BackwardSession:
 
     # -- the history as a short code, so a link can carry it --------------------------------
     def actions_code(self) -> str:
-        """The student's actions as letters (actions.Action.letter): b backward, a backward again on the
-        same graph (capitals B and A: with retain_graph=True), z zero_(), n set to None. Replaying
-        them gives the same state."""
-        return "".join(entry.action.letter(entry.retain_graph) for entry in self.history)
+        """The student's actions as a link writes them (actions.encode_actions): letters b backward, a
+        backward again on the same graph (capitals B and A: with retain_graph=True), z zero_(), n set to
+        None, a run of one letter as the letter and its count (b300). Replaying it gives the same state.
+        Past actions.MOST_LINK_ACTIONS actions it is None: no link holds this session (fits_in_link)."""
+        if not self.fits_in_link():
+            return None
+        return encode_actions("".join(entry.action.letter(entry.retain_graph) for entry in self.history))
+
+    def fits_in_link(self) -> bool:
+        return len(self.history) <= MOST_LINK_ACTIONS
 
     def replay(self, code: str) -> None:
-        """Redo the actions of actions_code(), with real backward calls. Unknown letters are refused."""
-        first_call = next((letter for letter in code if letter in "bBaA"), None)
-        # A same-graph call before any call is refused without a trace, so no history starts with one.
-        if len(code) > MAX_REPLAYED_ACTIONS or set(code) - set(LETTER_ACTIONS) or first_call in ("a", "A"):
-            raise ExplorerError("This link's list of actions is not one the explorer wrote; starting afresh.")
-        for letter in code:
+        """Redo the actions of actions_code(), with real backward calls; a list the explorer never writes
+        is refused before any call (actions.decode_actions)."""
+        for letter in decode_actions(code):
             self.do(*LETTER_ACTIONS[letter])
 
 

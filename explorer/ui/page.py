@@ -171,9 +171,11 @@ def _value_inputs(variables: list[str], defaults: dict, key: str, parse=parse_nu
     for column, name in zip(columns, variables):
         widget_key = f"{key}:value:{name}"
         default = format_number(defaults.get(name, 1.0))
-        if widget_key not in st.session_state:
-            st.session_state[widget_key] = url().get(name, default)
-        text = column.text_input(f"{name} =", key=widget_key)
+        # The box's own default is what it holds now, on every run. Seeded through session_state instead,
+        # the box's element carried an empty default after its first run, so a browser that drew the box
+        # afresh without its state (under load, issue 17 point 5) showed it empty and sent "" back.
+        current = st.session_state.get(widget_key, url().get(name, default))
+        text = column.text_input(f"{name} =", value=current, key=widget_key)
         try:
             values[name] = parse(text, name)
             keep_in_url(name, text.strip(), default if defaults_fixed else None)

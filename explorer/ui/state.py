@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
+from explorer.core.actions import MOST_LINK_ACTIONS
 from explorer.core.calls import BackwardSession
 from explorer.errors import ExplorerError
 from explorer.drawing.legend import Look, look_for
@@ -29,6 +30,7 @@ PRESENT_KEY = "lecturer-mode"  # the toggle's widget key
 # toggle alone would switch lecturer mode off at every change of page.
 PRESENT_STORE = "lecturer-mode-on"
 URL_KEY = "url:this-run"  # the query parameters as this run leaves them
+LINK_FULL = "url:link-full"  # this run's session has more actions than a link holds
 
 
 def start_url() -> None:
@@ -129,7 +131,12 @@ def restore_actions(session: BackwardSession, page: str) -> bool:
 
 def record_actions(session: BackwardSession, prelude: str = "") -> None:
     """The session's actions into the link; a lesson's prelude, which every new session makes, goes without saying."""
-    keep_in_url(ACTIONS, session.actions_code(), default=prelude)
+    code = session.actions_code()
+    st.session_state[LINK_FULL] = code is None
+    if code is None:  # more than a link holds: none rather than one that reopens to something else
+        url().pop(ACTIONS, None)
+    else:
+        keep_in_url(ACTIONS, code, default=prelude)
 
 
 def start_step() -> int | None:
@@ -161,5 +168,10 @@ def share_link() -> None:
     base = (getattr(st.context, "url", "") or "").split("?")[0]
     link = base + "?" + urlencode(url())
     with st.popover("Copy link to this view"):
+        if st.session_state.get(LINK_FULL):
+            st.warning(f"This session has more than {MOST_LINK_ACTIONS:,} actions, more than a link holds, so "
+                       "there is no link to it (the address no longer carries its calls either). Start over "
+                       "to make links again.")
+            return
         st.caption("Opening it shows the same function, values, calls, step and mode.")
         st.code(link, language=None)
