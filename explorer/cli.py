@@ -14,7 +14,8 @@ import torch
 from explorer import bench, launch
 from explorer.core.actions import NO_ZEROING, ZERO_CHOICES
 from explorer.core.calls import BackwardSession, run_calls
-from explorer.core.cases import case_results
+from explorer.core.cases import case_results, loop_rows
+from explorer.functions.matrices import value_parser
 from explorer.core.report import session_report
 from explorer.errors import ExplorerError
 from explorer.files import check_target
@@ -162,7 +163,7 @@ def parse_assignments(assignments: list[str], known: list[str], parse=parse_numb
 def _show(args) -> int:
     if (args.lesson is None) == (args.expr is None):
         raise ExplorerError("Name a lesson (see `python -m explorer lessons`) or give --expr \"...\", not both.")
-    lesson = cases = None
+    lesson = cases = loop = None
     if args.expr is not None:
         if args.case is not None:
             raise ExplorerError("--case picks one of a lesson's cases; an --expr has none.")
@@ -174,6 +175,7 @@ def _show(args) -> int:
         fn, title, name, gradient = case.fn, f"{lesson.title}  ({lesson.id})", lesson.id, case.gradient
         values = {**lesson.defaults, **parse_assignments(args.set, lesson.variables, _parser_of(lesson))}
         cases = case_results(lesson, values) if lesson.cases else None
+        loop = loop_rows(lesson, values)
     if cases is not None and next(c for c in cases if c["id"] == case.id).get("error"):
         session = BackwardSession(fn, values, lesson.output_name, gradient)  # its point is that backward fails
     else:
@@ -182,12 +184,17 @@ def _show(args) -> int:
         report = session_report(name, session) if session.passes else _report_without_calls(name, session)
         if cases is not None:
             report["cases"] = cases
+        if loop is not None:
+            report["loop"] = loop
         print(json_text(report))
         return 0
     print(title)
     print("values: " + ", ".join(f"{k} = {format_number(v)}" for k, v in values.items()))
-    graph = session.passes[-1].graph if session.passes else session.graph()
-    print(f"graph: {len(graph.nodes)} nodes, {len(graph.edges)} edges")
+    if session.passes or session.has_graph():
+        graph = session.passes[-1].graph if session.passes else session.graph()
+        print(f"graph: {len(graph.nodes)} nodes, {len(graph.edges)} edges")
+    else:
+        print("graph: none (autograd recorded nothing for this output)")
     for number, record in enumerate(session.passes, start=1):
         order = " -> ".join(event.name for event in record.events)
         grads = ", ".join(f"{name}.grad = {format_number(value)}" for name, value in record.grads_after.items())
@@ -198,6 +205,8 @@ def _show(args) -> int:
         print("note: " + note)
     for result in cases or ():
         print(f"case {result['id']} ({result['label']}): " + _case_outcome(result))
+    for row in loop or ():
+        print("loop: " + ", ".join(f"{name} = {format_number(value)}" for name, value in row.items()))
     return 0
 
 
@@ -214,13 +223,14 @@ def _case_outcome(result: dict) -> str:
 
 def _report_without_calls(name: str, session: BackwardSession) -> dict:
     """The JSON of a case whose backward PyTorch refuses: the graph it would run through, no calls."""
-    return {"lesson": name, "values": session.values, "graph": session.graph().to_dict(), "calls": [],
+    graph = session.graph().to_dict() if session.has_graph() else None  # a gradient without create_graph has none
+    return {"lesson": name, "values": session.values, "graph": graph, "calls": [],
             "history": [], "grads": session.full_grads()}
 
 
 def _parser_of(lesson):
-    """Numbers, or flat lists ([1, 2, 3]) for a lesson whose leaves are vectors."""
-    return parse_leaf_value if any(isinstance(v, list) for v in lesson.defaults.values()) else parse_number
+    """Numbers, or lists ([1, 2, 3]) or matrices for a lesson whose leaves are vectors or matrices."""
+    return value_parser(lesson.defaults)
 
 def _expression(args):
     """The function, title, name and values for --expr: every variable needs a --set."""
