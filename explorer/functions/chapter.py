@@ -66,26 +66,22 @@ def distance_to_two_squared(w):
     return (w - 2) ** 2
 
 
-def gradient_descent(w, zero_grad=True):
-    """Three steps of w -= lr * w.grad, with w.grad.zero_() after each step (or, zero_grad=False, without)."""
-    w = torch.tensor(w, requires_grad=True)
+def gradient_descent(w):
+    """Three steps of w -= lr * w.grad with w.grad.zero_() after each, then the same loop without it."""
     rows = []
-    for step in range(1, STEPS + 1):
-        loss = distance_to_two_squared(w)
-        loss.backward()
-        before = w.item()
-        with torch.no_grad():  # the update itself is not part of any graph
-            w -= LEARNING_RATE * w.grad
-        rows.append({"step": step, "w": before, "loss": loss.item(), "w.grad": w.grad.item(), "w after": w.item()})
-        if zero_grad:
-            w.grad.zero_()
+    for zero_grad in (True, False):
+        leaf = torch.tensor(w, requires_grad=True)
+        for step in range(1, STEPS + 1):
+            loss = distance_to_two_squared(leaf)
+            loss.backward()
+            before = leaf.item()
+            with torch.no_grad():  # the update itself is not part of any graph
+                leaf -= LEARNING_RATE * leaf.grad
+            rows.append({"loop": "w.grad.zero_() each step" if zero_grad else "never zeroed", "step": step,
+                         "w": before, "loss": loss.item(), "w.grad": leaf.grad.item(), "w after": leaf.item()})
+            if zero_grad:
+                leaf.grad.zero_()
     return rows
-
-
-def gradient_descent_both(w):
-    """The loop with zeroing, then the same loop without it, as the page shows them side by side."""
-    return ([{"loop": "w.grad.zero_() each step", **row} for row in gradient_descent(w, zero_grad=True)]
-            + [{"loop": "never zeroed", **row} for row in gradient_descent(w, zero_grad=False)])
 
 
 # -- 9. custom-function -----------------------------------------------------------------------------------

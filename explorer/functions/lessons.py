@@ -17,7 +17,7 @@ import torch
 
 from explorer.errors import UnknownLessonError
 from explorer.functions.chapter import (batch_loss, builtin_cube, check_cube, cube, custom_cube, distance_to_two_squared,
-                                        gradient_descent_both, gradient_of_cube, gradient_of_cube_without_graph,
+                                        gradient_descent, gradient_of_cube, gradient_of_cube_without_graph,
                                         linear_layer, micro_batch_loss, micro_batches)
 
 
@@ -558,7 +558,7 @@ LESSONS: tuple[Lesson, ...] = (
         defaults={"w": 1.0},
         expected={"w": -2.0},
         main_label="loss = (w - 2) ** 2",
-        loop=gradient_descent_both,
+        loop=gradient_descent,
         loop_title="Three steps, with and without w.grad.zero_()",
     ),
     Lesson(

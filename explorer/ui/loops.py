@@ -25,5 +25,6 @@ def loop_view(lesson: Lesson, values: dict[str, Any]) -> None:
     except ExplorerError as error:
         st.error(literal(str(error)))
         return
-    st.table([{name: value if isinstance(value, (str, bool)) else format_number(value) for name, value in row.items()}
-              for row in rows])
+    # A bool as Python prints it (gradcheck returns True): Streamlit's table would write "true".
+    st.table([{name: value if isinstance(value, str) else str(value) if isinstance(value, bool) else format_number(value)
+               for name, value in row.items()} for row in rows])
