@@ -14,13 +14,14 @@ import torch
 from explorer import bench, launch, loadtest
 from explorer.core.actions import NO_ZEROING, ZERO_CHOICES
 from explorer.core.calls import BackwardSession, run_calls
-from explorer.core.cases import case_results
+from explorer.core.cases import case_results, loop_rows
+from explorer.functions.matrices import parse_matrix_value, value_parser
 from explorer.core.report import session_report
 from explorer.errors import ExplorerError
 from explorer.files import check_target
 from explorer.functions.expr import ExpressionError, check_output
-from explorer.functions.program import Program, function_title, parse_function, parse_program_value
-from explorer.functions.lesson_files import find_lesson, lessons_with, value_parser
+from explorer.functions.program import Program, function_title, parse_function
+from explorer.functions.lesson_files import find_lesson, lessons_with
 from explorer.io.export import FORMATS, check_format, export_all, export_lesson
 from explorer.io.site import INDEX, write_site
 from explorer.values import format_number, json_text, not_finite_note, parse_number
@@ -153,7 +154,7 @@ def _export(args) -> int:
         raise ExplorerError(f"--format {fmt} would write {fmt.upper()} into {args.output}, whose name says "
                             f"{named.upper()}; name the file .{fmt}, or leave --format out.")
     lesson = find_lesson(args.lesson, *_known_lessons(args))
-    values = parse_assignments(args.set, lesson.variables, value_parser(lesson))
+    values = parse_assignments(args.set, lesson.variables, value_parser(lesson.defaults))
     print(f"wrote {export_lesson(lesson, fmt, args.output, values, args.calls, args.zero)}")
     return 0
 
@@ -203,7 +204,7 @@ def parse_assignments(assignments: list[str], known: list[str], parse=parse_numb
 def _show(args) -> int:
     if (args.lesson is None) == (args.expr is None):
         raise ExplorerError("Name a lesson (see `python -m explorer lessons`) or give --expr \"...\", not both.")
-    lesson = cases = None
+    lesson = cases = loop = None
     if args.expr is not None:
         if args.case is not None:
             raise ExplorerError("--case picks one of a lesson's cases; an --expr has none.")
@@ -213,8 +214,9 @@ def _show(args) -> int:
         lesson = find_lesson(args.lesson, *_known_lessons(args))
         case = lesson.case(args.case) if args.case is not None else lesson.all_cases[0]
         fn, title, name, gradient = case.fn, f"{lesson.title}  ({lesson.id})", lesson.id, case.gradient
-        values = {**lesson.defaults, **parse_assignments(args.set, lesson.variables, value_parser(lesson))}
+        values = {**lesson.defaults, **parse_assignments(args.set, lesson.variables, value_parser(lesson.defaults))}
         cases = case_results(lesson, values) if lesson.cases else None
+        loop = loop_rows(lesson, values)
     if cases is not None and next(c for c in cases if c["id"] == case.id).get("error"):
         session = BackwardSession(fn, values, lesson.output_name, gradient)  # its point is that backward fails
     else:
@@ -223,12 +225,17 @@ def _show(args) -> int:
         report = session_report(name, session) if session.passes else _report_without_calls(name, session)
         if cases is not None:
             report["cases"] = cases
+        if loop is not None:
+            report["loop"] = loop
         print(json_text(report))
         return 0
     print(title)
     print("values: " + ", ".join(f"{k} = {format_number(v)}" for k, v in values.items()))
-    graph = session.passes[-1].graph if session.passes else session.graph()
-    print(f"graph: {len(graph.nodes)} nodes, {len(graph.edges)} edges")
+    if session.passes or session.has_graph():
+        graph = session.passes[-1].graph if session.passes else session.graph()
+        print(f"graph: {len(graph.nodes)} nodes, {len(graph.edges)} edges")
+    else:
+        print("graph: none (autograd recorded nothing for this output)")
     for number, record in enumerate(session.passes, start=1):
         order = " -> ".join(event.name for event in record.events)
         grads = ", ".join(f"{name}.grad = {format_number(value)}" for name, value in record.grads_after.items())
@@ -239,6 +246,8 @@ def _show(args) -> int:
         print("note: " + note)
     for result in cases or ():
         print(f"case {result['id']} ({result['label']}): " + _case_outcome(result))
+    for row in loop or ():
+        print("loop: " + ", ".join(f"{name} = {format_number(value)}" for name, value in row.items()))
     return 0
 
 
@@ -255,14 +264,15 @@ def _case_outcome(result: dict) -> str:
 
 def _report_without_calls(name: str, session: BackwardSession) -> dict:
     """The JSON of a case whose backward PyTorch refuses: the graph it would run through, no calls."""
-    return {"lesson": name, "values": session.values, "graph": session.graph().to_dict(), "calls": [],
+    graph = session.graph().to_dict() if session.has_graph() else None  # a gradient without create_graph has none
+    return {"lesson": name, "values": session.values, "graph": graph, "calls": [],
             "history": [], "grads": session.full_grads()}
 
 
 def _expression(args):
     """The function, title, name and values for --expr: every variable needs a --set."""
     expression = parse_function(args.expr)  # one expression, or a program (newlines or ;)
-    values = parse_assignments(args.set, list(expression.variables), parse_program_value)
+    values = parse_assignments(args.set, list(expression.variables), parse_matrix_value)
     missing = [name for name in expression.variables if name not in values]
     if missing:
         raise ExplorerError("Give every variable a value: " + " ".join(f"--set {name}=..." for name in missing))

@@ -54,7 +54,9 @@ def test_a_link_reopens_the_case_and_a_next_link_ends_the_page(page_key):
     at = open_app("Home.py")  # the whole app, so links to other pages resolve
     at.query_params["case"] = case.id
     at.switch_page(PAGE_FILES[page_key]).run()
-    assert not at.exception and at.radio(key=f"{page_key}:case").value == case.id
+    assert not at.exception
+    if lesson.cases:  # a lesson of one function has no chooser
+        assert at.radio(key=f"{page_key}:case").value == case.id
     following = ORDER[ORDER.index(page_key) + 1]
     assert any(TITLES[following] in link.proto.label for link in at.get("page_link"))
 

@@ -378,7 +378,8 @@ def test_standalone_page_takes_the_look():
     assert '<html lang="en" data-theme="light">' in standalone_html(build_animation(session), "t")  # named, or a dark system wins
 
 
-OPERATOR_NODES = {"**": "PowBackward", "*": "MulBackward", "+": "AddBackward", "-": "SubBackward", "/": "DivBackward"}
+OPERATOR_NODES = {"**": "PowBackward", "*": "MulBackward", "+": "AddBackward", "-": "SubBackward", "/": "DivBackward",
+                  "@": "MmBackward"}
 
 
 @pytest.mark.parametrize("lesson", all_lessons(), ids=lambda lesson: lesson.id)
@@ -398,7 +399,8 @@ def test_forward_of_the_sessions_own_leaves_links_to_the_animated_pass(lesson):
         if " " in expression:  # t1 = x * x: an operator's node
             assert graph.node(step.node).name.startswith(OPERATOR_NODES[expression.split(" ")[1]]), step.text
         else:  # f = sum(t1): the function's own node, SumBackward0
-            assert graph.node(step.node).name.lower().startswith(expression.split("(")[0]), step.text
+            function = expression.split("(")[0].removesuffix(".apply").lower()  # Cube.apply(x): CubeBackward
+            assert graph.node(step.node).name.lower().startswith(function), step.text
         assert animation.forward["drawn"][step.node] in svg_ids
     assert forward.steps[-1].result == session.output_name
 

@@ -15,7 +15,8 @@ from support import ROOT, close
 from explorer.core.calls import run_calls
 from explorer.errors import ExplorerError, UnknownLessonError
 from explorer.functions.lesson_files import (FileLesson, LessonFileError, find_lesson, lesson_id_of, lessons_with,
-                                             load_folder, load_lesson_file, value_parser)
+                                             load_folder, load_lesson_file)
+from explorer.functions.matrices import value_parser
 from explorer.functions.lessons import all_lessons
 
 EXAMPLES = ROOT / "examples" / "lessons"
@@ -193,7 +194,7 @@ def test_a_matrix_leaf_and_its_value_box(tmp_path):
 
         EXPECTED = {"W": [[1.0, -1.0], [1.0, -1.0]], "x": [4.0, 6.0]}
         '''))
-    parse = value_parser(lesson)
+    parse = value_parser(lesson.defaults)
     assert parse("[[0, 1], [2, 3.5]]", "W") == [[0.0, 1.0], [2.0, 3.5]]
     assert parse("[1, 2]", "x") == [1.0, 2.0]
     with pytest.raises(ExplorerError, match="The rows of W have different lengths"):

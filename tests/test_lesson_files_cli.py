@@ -4,6 +4,7 @@ on stderr while the good lessons still list, and `show BAD` exits 2."""
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import shutil
@@ -19,6 +20,7 @@ from explorer import bench
 from explorer.functions.lesson_files import LESSONS_VARIABLE, OWN_LESSONS_HEADING, lessons_with, load_folder
 from explorer.functions.lessons import all_lessons
 from explorer.io.export import FORMATS
+from explorer.io.site import page_name
 
 EXAMPLES = ROOT / "examples" / "lessons"
 EXAMPLE_IDS = ["neuron", "training-steps"]
@@ -108,14 +110,15 @@ def test_site_has_the_examples_under_their_own_heading(capsys, tmp_path):
     assert status == 0 and out.startswith(f"wrote {1 + len(all_lessons()) + 2} pages")  # the index, then a page each
     index = (tmp_path / "index.html").read_text(encoding="utf-8")
     heading = index.index(f"<h2>{OWN_LESSONS_HEADING.replace(chr(39), '&#x27;')}</h2>")
-    assert heading > index.index('href="in-place.html"')  # after the built-in chapter
+    last_built_in = all_lessons()[-1]
+    assert heading > index.index(f'href="{page_name(last_built_in)}"')  # after the built-in chapter
     assert index.index('href="neuron.html"') > heading and index.index('href="training-steps.html"') > heading
     steps = (tmp_path / "training-steps.html").read_text(encoding="utf-8")
     # CALLS = 3, ZERO = "zero": the page shows three calls, cleared between them, and autograd's numbers.
     assert "<code>.backward()</code> called 3 times with <code>.grad.zero_()</code> in between" in steps
     assert "<code>v.grad</code> = [-2, 4, 3] (from PyTorch)" in steps
     neuron = (tmp_path / "neuron.html").read_text(encoding="utf-8")
-    assert 'rel="prev">← Changing a saved tensor in place' in neuron and "def by_hand(w, x, b)" in neuron
+    assert f'rel="prev">← {html.escape(last_built_in.title)}' in neuron and "def by_hand(w, x, b)" in neuron
 
 
 def test_bench_times_the_folders_lessons_too():

@@ -20,8 +20,9 @@ from explorer.core.calls import run_calls
 from explorer.core.forward import forward_view
 from explorer.errors import BadValueError
 from explorer.functions.expr import Expression, ExpressionError
+from explorer.functions.matrices import parse_matrix_value
 from explorer.functions.program import (
-    MAX_ITERATIONS, MAX_LINES, Program, ProgramError, is_program, parse_function, parse_program, parse_program_value,
+    MAX_ITERATIONS, MAX_LINES, Program, ProgramError, is_program, parse_function, parse_program,
 )
 from explorer.io.export import FORMATS, recipe_for_session, render, trace_of
 
@@ -252,12 +253,12 @@ def test_single_expressions_stay_expressions():
 
 
 def test_matrix_values_for_the_value_boxes():
-    assert parse_program_value("[[1, 2], [3, -4.5]]", "W") == [[1.0, 2.0], [3.0, -4.5]]
-    assert parse_program_value("[1, 2]", "v") == [1.0, 2.0] and parse_program_value("3", "x") == 3.0
+    assert parse_matrix_value("[[1, 2], [3, -4.5]]", "W") == [[1.0, 2.0], [3.0, -4.5]]
+    assert parse_matrix_value("[1, 2]", "v") == [1.0, 2.0] and parse_matrix_value("3", "x") == 3.0
     for text, words in (("[[1, 2], [3]]", "different lengths"), ("[[1, 2], 3]", "rows in brackets"),
                         ("[[1, [2]]]", "rows in brackets"), ("[[1, nan]]", "NaN")):
         with pytest.raises(BadValueError, match=words):
-            parse_program_value(text, "W")
+            parse_matrix_value(text, "W")
 
 
 # -- 4. the forward panel: one line per program line, linked to its node ---------------------------------

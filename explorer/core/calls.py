@@ -117,7 +117,15 @@ class BackwardSession:
         return self._call()
 
     def _seed(self, output: torch.Tensor) -> torch.Tensor | None:
-        """The gradient this call starts with, or PyTorch's own refusal for a non-scalar output without one."""
+        """The gradient this call starts with, or PyTorch's own refusal for a non-scalar output without
+        one, or for an output autograd recorded nothing for (a gradient taken without create_graph=True)."""
+        if isinstance(output, torch.Tensor) and output.grad_fn is None and not output.requires_grad:
+            raise PyTorchRefusedError(
+                _pytorch_message(output),
+                "The tensor backward was called on has no grad_fn: autograd recorded no operation that made it, so "
+                "there is no graph for backward to walk. A gradient from torch.autograd.grad(...) is such a plain tensor "
+                "unless create_graph=True asks autograd to record the backward pass itself.",
+            )
         if self.gradient is not None:
             return torch.tensor(self.gradient, dtype=output.dtype)
         if isinstance(output, torch.Tensor) and output.numel() != 1:
@@ -129,6 +137,12 @@ class BackwardSession:
                 "the vector-Jacobian product v·J.",
             )
         return None
+
+    def has_graph(self) -> bool:
+        """Whether autograd records anything for the output: not for a gradient taken without
+        create_graph=True, a plain tensor that backward refuses and nothing can draw."""
+        output = self.forward()
+        return not isinstance(output, torch.Tensor) or output.grad_fn is not None or output.requires_grad
 
     def graph(self) -> Graph:
         """The graph a call would run through, built without running backward."""
@@ -275,13 +289,13 @@ def in_place_error(message: str, graph: Graph) -> PyTorchRefusedError | None:
 
 
 def _pytorch_message(output: torch.Tensor) -> str:
-    """What PyTorch says to .backward() on this non-scalar output. It refuses before the engine starts,
+    """What PyTorch says to .backward() on this output (non-scalar, or without a graph). It refuses before the engine starts,
     so asking it touches no .grad; the words are PyTorch's own, whatever its version."""
     try:
         torch.autograd.backward(output)
     except RuntimeError as error:
         return str(error)
-    raise AssertionError("PyTorch ran .backward() on a non-scalar output without a gradient")
+    raise AssertionError("PyTorch ran .backward() on an output it should refuse")
 
 
 def repeat_calls(session: BackwardSession, calls: int, zero: Action | str | None = None) -> BackwardSession:

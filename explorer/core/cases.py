@@ -40,3 +40,10 @@ def run_case(lesson: Lesson, case: Case, values: dict[str, Any] | None = None) -
 def case_results(lesson: Lesson, values: dict[str, Any] | None = None) -> list[dict]:
     """Every case of the lesson (its own function first), run once each."""
     return [run_case(lesson, case, values) for case in lesson.all_cases]
+
+
+def loop_rows(lesson: Lesson, values: dict[str, Any] | None = None) -> list[dict] | None:
+    """The lesson's loop (Lesson.loop: a training loop, micro-batches, gradcheck) at its values, or None."""
+    if lesson.loop is None:
+        return None
+    return lesson.loop(**{**lesson.defaults, **(values or {})})

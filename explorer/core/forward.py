@@ -78,13 +78,17 @@ def forward_view(fn: Callable[..., torch.Tensor], leaves: dict[str, torch.Tensor
     graph, live = trace(output, leaves, output_name)
     node_of_fn = {fn_object: node_id for node_id, fn_object in live.items()}
     names = {id(tensor): name for name, tensor in leaves.items()}
+    made_by: dict[Any, str] = {}  # a result's grad_fn -> the result's name
     steps = []
     kept = [call for call in recorder.calls if call[2].grad_fn is not None]
     for index, (func_name, args, result) in enumerate(kept):
         is_output = result is output
         name = output_name if is_output else f"t{index + 1}"
         names[id(result)] = name
-        expression = _describe(func_name, args, names)
+        made_by[result.grad_fn] = name
+        expression = (_describe_custom(result.grad_fn, names, made_by)
+                      if isinstance(result.grad_fn, torch.autograd.function.BackwardCFunction)
+                      else _describe(func_name, args, names))
         steps.append(ForwardStep(index, name, f"{name} = {expression}", to_plain(result),
                                  node_of_fn.get(result.grad_fn)))
     return _view(graph, steps)
@@ -104,6 +108,20 @@ def _view(graph, steps: list[ForwardStep]) -> ForwardView:
     leaf_nodes = {node.name: node.id for node in graph.of_kind(LEAF) if node.name}
     return ForwardView(steps, {name: graph.accumulator_of(node_id) for name, node_id in leaf_nodes.items()},
                        leaf_nodes)
+
+
+def _describe_custom(grad_fn, names: dict[int, str], made_by: dict[Any, str]) -> str:
+    """A custom autograd.Function's result as the student wrote it, `Cube.apply(x)`. What its forward
+    did inside (x ** 3) runs with autograd off and hands over its very result tensor, which then gets
+    CubeBackward as grad_fn: that op's own arguments would name the wrong call. The inputs are read
+    off the node's edges: a leaf by its name, another result by the grad_fn that made it."""
+    operands = []
+    for next_fn, _ in grad_fn.next_functions:
+        if hasattr(next_fn, "variable"):
+            operands.append(names.get(id(next_fn.variable), "…"))
+        else:
+            operands.append(made_by.get(next_fn, "…"))  # None: an input that needs no gradient
+    return f"{grad_fn._forward_cls.__name__}.apply({', '.join(operands)})"
 
 
 def _describe(func_name: str, args: tuple, names: dict[int, str]) -> str:

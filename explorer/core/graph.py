@@ -201,6 +201,21 @@ def _saved_tensors(fn) -> Iterator[tuple[str, torch.Tensor]]:
             for i, item in enumerate(value):
                 if torch.is_tensor(item):
                     yield f"{name}[{i}]", item
+    yield from _context_saved_tensors(fn)
+
+
+def _context_saved_tensors(fn) -> Iterator[tuple[str, torch.Tensor]]:
+    """What a custom autograd.Function saved with ctx.save_for_backward: its node has no `_saved_`
+    attributes, only `saved_tensors` (torchviz reads it too), which PyTorch refuses once freed."""
+    if not isinstance(fn, torch.autograd.function.BackwardCFunction):
+        return
+    try:
+        saved = fn.saved_tensors
+    except RuntimeError:  # freed by an earlier backward: the node is still drawn, without them
+        return
+    for i, item in enumerate(saved):
+        if torch.is_tensor(item):
+            yield f"saved_tensors[{i}]", item
 
 
 class _Builder:

@@ -35,9 +35,6 @@ from typing import Any, Callable
 import torch
 
 from explorer.errors import ExplorerError, UnknownLessonError
-from explorer.values import parse_number
-from explorer.functions.expr import parse_leaf_value
-from explorer.functions.program import parse_program_value
 from explorer.functions.lessons import CHAPTER_PAGES, EXTRA_PAGES, PAGES, Lesson, all_lessons
 
 # The environment variable the app reads its lesson folder from (make run LESSONS=DIR sets it).
@@ -183,15 +180,6 @@ def find_lesson(lesson_id: str, lessons: tuple[Lesson, ...], loaded: LessonFolde
             raise problem
     raise UnknownLessonError(f"There is no lesson \"{lesson_id}\". Known lessons: "
                              f"{', '.join(lesson.id for lesson in lessons)}.")
-
-
-def value_parser(lesson: Lesson) -> Callable[[str, str], Any]:
-    """How a value box (or --set) reads a leaf of this lesson: numbers for a lesson of numbers; numbers
-    or flat lists ([1, 2, 3]) where a default is a vector; a matrix too where a default is one."""
-    lists = [value for value in lesson.defaults.values() if isinstance(value, list)]
-    if any(isinstance(item, list) for value in lists for item in value):
-        return parse_program_value  # a matrix as the playground's programs read one
-    return parse_leaf_value if lists else parse_number
 
 
 # -- importing ------------------------------------------------------------------------------------

@@ -16,6 +16,9 @@ from typing import Callable
 import torch
 
 from explorer.errors import UnknownLessonError
+from explorer.functions.chapter import (batch_loss, builtin_cube, check_cube, cube, custom_cube, distance_to_two_squared,
+                                        gradient_descent, gradient_of_cube, gradient_of_cube_without_graph,
+                                        linear_layer, micro_batch_loss, micro_batches)
 
 
 # -- the functions, exactly as the pages show them -------------------------------------------
@@ -168,6 +171,14 @@ class Lesson:
     cases: tuple[Case, ...] = ()
     main_label: str = ""  # the chooser's words for the lesson's own function
     non_leaf: dict[str, float | None] = field(default_factory=dict)  # as Case.non_leaf, for the lesson's own
+    # A lesson whose idea takes more than one call (chapter.py): a function of the lesson's values that
+    # runs them on tensors of its own and returns a row of plain numbers per step, shown as a table.
+    loop: Callable | None = None
+    loop_title: str = ""
+
+    @property
+    def loop_source(self) -> str | None:
+        return inspect.getsource(self.loop) if self.loop else None
 
     @property
     def all_cases(self) -> tuple[Case, ...]:
@@ -485,6 +496,126 @@ LESSONS: tuple[Lesson, ...] = (
                  error="modified by an inplace operation"),
         ),
     ),
+    Lesson(
+        id="higher-order",
+        page="higher-order",
+        title="The gradient of a gradient: create_graph=True",
+        explanation=(
+            "`torch.autograd.grad(f, x)` returns df/dx as a tensor. With `create_graph=True` the backward "
+            "pass is itself recorded: the gradient g gets a `grad_fn`, a graph of its own made of the "
+            "backward formulas' operations, and `g.backward()` differentiates again. `retain_graph=True` "
+            "only keeps f's graph for another pass; the gradient it returns is a plain number."
+        ),
+        answer=("For f = x³ at x = 2: `x.grad` = 3x² = 12. With `create_graph=True`, g = 3x² = 12 and "
+                "`g.backward()` gives `x.grad` = 6x = 12, the second derivative."),
+        fn=cube,
+        defaults={"x": 2.0},
+        expected={"x": 12.0},
+        main_label="f = x ** 3; f.backward()",
+        cases=(
+            Case("create-graph", "g = grad(f, x, create_graph=True); g.backward()", gradient_of_cube, {"x": 12.0},
+                 "g = 3x² = 12 at x = 2, and it has a graph: the nodes drawn are the backward pass of x³ "
+                 "(`PowBackward0`'s formula 3·x²·grad, recorded as multiplications and a power). Backward "
+                 "through it gives d(3x²)/dx = 6x = 6 · 2 = 12 in `x.grad`."),
+            Case("retain-graph", "g = grad(f, x, retain_graph=True); g.backward()", gradient_of_cube_without_graph,
+                 explanation=("`retain_graph=True` keeps f's graph alive for another backward through f; it "
+                              "does not record the backward pass, so g = 12 has no `grad_fn` and there is "
+                              "nothing to differentiate. Use `create_graph=True` for a second derivative."),
+                 error="does not require grad and does not have a grad_fn"),
+        ),
+    ),
+    Lesson(
+        id="micro-batches",
+        page="micro-batches",
+        title="Accumulation on purpose: micro-batches",
+        explanation=(
+            "When a batch does not fit in memory, split it. Because `.backward()` adds into `.grad`, two "
+            "micro-batches of 2 samples, each loss divided by 2 (the number of micro-batches), with two "
+            "`.backward()` calls and no zeroing in between, leave in `w.grad` the gradient of the mean loss "
+            "over all 4 samples. The model predicts w · input for inputs [1, 2, 3, 4] and targets "
+            "[2, 3, 7, 8]."
+        ),
+        answer=("At w = 1 the whole batch gives `w.grad` = −15.5; the first micro-batch gives −1.5, the "
+                "second adds −14: −1.5 + (−14) = −15.5, the same."),
+        fn=batch_loss,
+        output_name="loss",
+        defaults={"w": 1.0},
+        expected={"w": -15.5},
+        main_label="one batch of 4: loss.backward()",
+        cases=(
+            Case("first-micro-batch", "micro-batch 1: (loss / 2).backward()", micro_batch_loss, {"w": -1.5},
+                 "The first micro-batch alone, samples 1 and 2, its mean loss halved: `w.grad` = −1.5. The "
+                 "graph has one more node than the batch's, the `DivBackward0` of `/ 2`. The table below "
+                 "runs both micro-batches, one call each, and reads `w.grad` after each."),
+        ),
+        loop=micro_batches,
+        loop_title="Both ways, run for real",
+    ),
+    Lesson(
+        id="gradient-descent",
+        page="gradient-descent",
+        title="A training loop: gradient descent",
+        explanation=(
+            "Training is the seed's loop with one more line: after `loss.backward()`, move w against its "
+            "gradient, `w -= lr * w.grad`, inside `torch.no_grad()` so the update is not recorded, then "
+            "`w.grad.zero_()` so the next step's gradient is that step's alone. Here the loss is (w − 2)², "
+            "from w = 1, with lr = 0.4, for three steps."
+        ),
+        answer=("Zeroed: `w.grad` = −2, then −0.4, then −0.08; w goes 1 → 1.8 → 1.96 → 1.992 and the loss "
+                "falls 1 → 0.04 → 0.0016. Never zeroed, step 2 uses −2 + (−0.4) = −2.4: w overshoots to "
+                "2.76 and the loss climbs back, 0.04 → 0.5776."),
+        fn=distance_to_two_squared,
+        output_name="loss",
+        defaults={"w": 1.0},
+        expected={"w": -2.0},
+        main_label="loss = (w - 2) ** 2",
+        loop=gradient_descent,
+        loop_title="Three steps, with and without w.grad.zero_()",
+    ),
+    Lesson(
+        id="custom-function",
+        page="custom-function",
+        title="Your own backward: torch.autograd.Function",
+        explanation=(
+            "A `torch.autograd.Function` has a `forward` and a hand-written `backward`. "
+            "`ctx.save_for_backward(x)` keeps what the backward needs; the graph shows the function's node "
+            "(`CubeBackward`) and the tensor it saved (`saved_tensors[0]`, which is x itself). Because the "
+            "backward is yours, check it: `torch.autograd.gradcheck` compares it with finite differences "
+            "in float64."
+        ),
+        answer="At x = [1, 2, 3] the backward gives 3x² = [3, 12, 27], and gradcheck passes.",
+        fn=custom_cube,
+        defaults={"x": [1.0, 2.0, 3.0]},
+        expected={"x": [3.0, 12.0, 27.0]},
+        main_label="Cube.apply(x).sum()",
+        cases=(
+            Case("builtin", "(x ** 3).sum(), PyTorch's own", builtin_cube, {"x": [3.0, 12.0, 27.0]},
+                 "PyTorch's own `x ** 3` gives the same `x.grad` = [3, 12, 27]. Its node is `PowBackward0`, "
+                 "which saves x as `self` and the exponent 3 as an attribute; `CubeBackward` saved x as "
+                 "`saved_tensors[0]` and keeps the 3 in its code."),
+        ),
+        loop=check_cube,
+        loop_title="gradcheck in float64",
+    ),
+    Lesson(
+        id="tensors",
+        page="tensors",
+        title="Tensors, shapes and a broadcast bias",
+        explanation=(
+            "A tiny linear layer: y = W @ x + b, loss = (y ** 2).sum(), with W of shape (2, 3), x three "
+            "features of two samples (3, 2), and b of shape (2, 1), broadcast across both samples. Every "
+            "node of the graph carries a shape. A gradient always has its tensor's shape, so the gradient "
+            "of y, (2, 2), cannot go to b as it is: on its way out of `AddBackward0` the engine sums it over "
+            "the broadcast dimension, back to (2, 1)."
+        ),
+        answer=("With y = W @ x + b, dloss/dy = 2y; `b.grad` = 2y summed over the two columns, and "
+                "`W.grad` = 2y @ xᵀ."),
+        fn=linear_layer,
+        output_name="loss",
+        defaults={"W": [[0.5, -1.0, 2.0], [1.0, 0.0, -0.5]], "b": [[0.1], [-0.2]]},
+        expected={"W": [[29.6, -8.2, 47.8], [3.8, -2.6, -1.6]], "b": [[21.4], [1.2]]},
+        main_label="y = W @ x + b; (y ** 2).sum()",
+    ),
 )
 
 # The pages of the app, in order: page key -> (title, one line for the home page).
@@ -502,6 +633,11 @@ CHAPTER_PAGES: dict[str, tuple[str, str]] = {
     "stop-gradient": ("Stopping the gradient", "detach(), no_grad() and requires_grad_(False): a branch left out."),
     "non-leaf-grad": ("Gradients in the middle", "h.grad is None: the warning, retain_grad() and hooks."),
     "in-place": ("In-place changes", "y.mul_(2) on a saved tensor: the version counter's error, and the fix."),
+    "higher-order": ("Higher-order gradients", "create_graph=True: the gradient's own graph, and a second derivative."),
+    "micro-batches": ("Micro-batches", "Two half-batch backward calls add up to the whole batch's gradient."),
+    "gradient-descent": ("Gradient descent", "w -= lr * w.grad under no_grad, and what forgetting zero_() does."),
+    "custom-function": ("Custom functions", "autograd.Function: your own backward, its saved tensors, gradcheck."),
+    "tensors": ("Tensors and shapes", "A linear layer: shapes on every node, and a broadcast bias summed back."),
 }
 # Pages that are not part of a lesson, listed on the home page after them.
 EXTRA_PAGES: dict[str, tuple[str, str]] = {

@@ -34,11 +34,10 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from explorer.errors import BadValueError
 from explorer.functions.expr import (
     _PYTHON_NAMES, CONSTANTS, FUNCTIONS, MAX_DEPTH, MAX_ELEMENTS, MAX_SECONDS, MAX_VARIABLES, OUTPUT_NAME,
     URL_PARAMETERS, Expression, ExpressionError, Operation, _Apply, _check_leaves, _check_nesting, _evaluate,
-    _is_constant, _Literal, _Node, _shorten, _sized, _Translator, _Variable, parse_expression, parse_leaf_value,
+    _is_constant, _Literal, _Node, _shorten, _sized, _Translator, _Variable, parse_expression,
 )
 from explorer.values import character_message
 
@@ -213,29 +212,6 @@ def parse_program(text: str) -> Program:
     except ExpressionError as error:
         raise translator.locate(error) from None
     return translator.result()
-
-
-def parse_program_value(text, name: str) -> float | list:
-    """A leaf's value: a number, a flat list [1, 2] (as expr reads it), or a matrix [[1, 2], [3, 4]].
-
-    A hand parser, not Python: the rows are split at brackets and each goes to parse_leaf_value.
-    """
-    stripped = text.strip() if isinstance(text, str) else ""
-    if not re.match(r"\[\s*\[", stripped):
-        return parse_leaf_value(text, name)
-    if len(stripped) > 30_000:
-        raise BadValueError(f"The value of {name} is {len(stripped)} characters long; the most allowed is 30000.")
-    if not re.fullmatch(r"\[\s*\[[^\[\]]*\](\s*,\s*\[[^\[\]]*\])*\s*,?\s*\]", stripped):
-        raise BadValueError(f"{name} must be a matrix written as rows in brackets, such as [[1, 2], [3, 4]].")
-    rows = [parse_leaf_value(row, f"{name}'s row {index + 1}")
-            for index, row in enumerate(re.findall(r"\[[^\[\]]*\]", stripped[1:-1]))]
-    lengths = {len(row) for row in rows}
-    if len(lengths) != 1:
-        raise BadValueError(f"The rows of {name} have different lengths ({', '.join(str(len(row)) for row in rows)}); "
-                            "a matrix needs the same number of values in every row.")
-    if len(rows) * len(rows[0]) > MAX_ELEMENTS:
-        raise BadValueError(f"{name} has {len(rows) * len(rows[0])} values; the most allowed is {MAX_ELEMENTS}.")
-    return rows
 
 
 # -- translation ----------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ compare). Everything is deterministic: cell ids are fixed, values are written wi
 
 from __future__ import annotations
 
+import inspect
+
 import io
 from contextlib import redirect_stdout
 from dataclasses import dataclass
@@ -112,7 +114,7 @@ def lesson_recipe(lesson: Lesson, values: dict[str, Any] | None = None, calls: i
     return Recipe(
         title=lesson.title,
         explanation=lesson.full_text,
-        definition=lesson.source.rstrip("\n"),
+        definition=_imports_for(lesson.fn) + lesson.source.rstrip("\n"),
         function=lesson.fn.__name__,
         fn=lesson.fn,
         values=_floats(values if values is not None else lesson.defaults),
@@ -123,6 +125,16 @@ def lesson_recipe(lesson: Lesson, values: dict[str, Any] | None = None, calls: i
         metadata={"lesson": lesson.id},
         steps=steps,
     )
+
+
+def _imports_for(fn) -> str:
+    """The import a lesson function's cell needs for the names it reads from its own module (the
+    chapter's data, INPUTS, and its autograd.Function, Cube): the cell holds the function alone."""
+    module = inspect.getmodule(fn)
+    found = vars(module) if module is not None else {}
+    names = sorted(name for name in fn.__code__.co_names
+                   if name in found and not inspect.ismodule(found[name]) and not name.startswith("__"))
+    return f"from {module.__name__} import {', '.join(names)}\n\n\n" if names else ""
 
 
 def expression_recipe(text: str, values: dict[str, Any], calls: int = 1, zero: str = "none",

@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 import torch
 
-from explorer.core.actions import Action, zeroing
+from explorer.core.actions import zeroing
 from explorer.core.backward import BackwardPass
 from explorer.core.calls import BackwardSession, repeat_calls
 from explorer.core.report import session_report

@@ -35,6 +35,7 @@ from explorer.drawing.legend import DEFAULT_LOOK, Look, Palette, legend_items
 from explorer.drawing.svg import clean_svg
 from explorer.errors import ExplorerError
 from explorer.play import captions
+from explorer.play.broadcast import reduction_line
 from explorer.play.captions import NodeNames, value_text
 from explorer.play.inspect import node_info
 from explorer.values import format_number, json_safe, not_finite_note
@@ -342,7 +343,8 @@ class _Steps:
         edge = LitEdge(edge_id, text, sent.value) if edge_id else None
         local = event.local_derivative[position] if event.local_derivative else None
         if local is None:
-            return captions.send_line(text, target), edge
+            reduced = reduction_line(event.grads_in[0] if event.grads_in else None, sent.value)
+            return captions.send_line(text, target) + (f" ({reduced})" if reduced else ""), edge
         rule = self.names.local_rule(event.node, event.name, sent.slot, local)
         return captions.send_line(text, target, rule, event.grads_in[0], local), edge
 

@@ -63,6 +63,7 @@ NAMES = {
     "size": "the shape asked for",
     "index": "which positions were picked",
     "indices": "which positions were picked",
+    "saved_tensors": "what a custom autograd.Function kept with ctx.save_for_backward(...), in that order",
     "dtype": "the dtype of the result",
     "negative_slope": "the slope below zero (leaky ReLU)",
     "min": "the lower bound of a clamp",
@@ -121,6 +122,9 @@ OPS = {
     "NegBackward": OpText("the negation −u", ("d(−u)/du = −1",)),
     "SqrtBackward": OpText("the square root √u", ("d√u/du = 1/(2√u)",)),
     "AbsBackward": OpText("the absolute value |u|", ("d|u|/du = sign(u)",)),
+    # The custom autograd.Function of the custom-function lesson (explorer/functions/chapter.py: Cube).
+    "CubeBackward": OpText("the lesson's own autograd.Function Cube, u³, whose backward is the hand-written "
+                           "Cube.backward", ("d(u³)/du = 3·u², as Cube.backward returns it",)),
     "MmBackward": OpText("a matrix product, A @ B", ("dL/dA = (gradient) @ Bᵀ", "dL/dB = Aᵀ @ (gradient)")),
     "MvBackward": OpText("a matrix times a vector, A @ v", ("dL/dA = (gradient) ⊗ v", "dL/dv = Aᵀ @ (gradient)")),
     "DotBackward": OpText("a dot product, a · b", ("d(a·b)/da = b", "d(a·b)/db = a")),

@@ -12,4 +12,9 @@ PAGE_FILES = {
     "stop-gradient": "app_pages/9_Stopping_the_gradient.py",
     "non-leaf-grad": "app_pages/10_Gradients_in_the_middle.py",
     "in-place": "app_pages/11_In_place_changes.py",
+    "higher-order": "app_pages/12_Higher_order_gradients.py",
+    "micro-batches": "app_pages/13_Micro_batches.py",
+    "gradient-descent": "app_pages/14_Gradient_descent.py",
+    "custom-function": "app_pages/15_Custom_functions.py",
+    "tensors": "app_pages/16_Tensors_and_shapes.py",
 }

@@ -17,7 +17,8 @@ from explorer.core.buttons import BACKWARD, BUTTONS, CALLS, LABELS, RESET, butto
 from explorer.core.backward import changed_on_the_way
 from explorer.core.calls import BackwardSession
 from explorer.errors import ExplorerError, GraphFreedError, PyTorchRefusedError
-from explorer.functions.lesson_files import FileLesson, value_parser
+from explorer.functions.lesson_files import FileLesson
+from explorer.functions.matrices import value_parser
 from explorer.functions.lessons import MAIN_CASE, Case, Lesson, lessons_on_page
 from explorer.drawing.layout import lay_out
 from explorer.core.graph import capture
@@ -27,6 +28,7 @@ from explorer.drawing.render import to_svg
 from explorer.drawing.torchviz_view import TORCHVIZ_CALL, torchviz_dot
 from explorer.ui.common import setup_page, show_svg
 from explorer.ui.downloads import download_buttons
+from explorer.ui.loops import loop_view
 from explorer.ui.player import preload_player, show_player
 from explorer.ui.presses import listen_for_presses, new_presses, show_counter
 from explorer.play.tables import (accumulation_strip, by_hand_rows, calls_since_zeroing, events_table, history_table,
@@ -56,11 +58,14 @@ def lesson_page(page_key: str, lessons: list[Lesson] | None = None) -> None:
         st.markdown(lesson.explanation)
         case = _choose_case(lesson, page_key) if lesson.cases else None
         if case is None or case.id == MAIN_CASE:
-            explore(lesson.fn, lesson.variables, lesson.defaults, key=f"{page_key}:{lesson.id}",
-                    output_name=lesson.output_name, lesson=lesson, code=lesson.source, parse=value_parser(lesson))
+            session = explore(lesson.fn, lesson.variables, lesson.defaults, key=f"{page_key}:{lesson.id}",
+                              output_name=lesson.output_name, lesson=lesson, code=lesson.source,
+                              parse=value_parser(lesson.defaults))
         else:
-            explore(case.fn, lesson.variables, lesson.defaults, key=f"{page_key}:{lesson.id}:{case.id}",
-                    output_name=lesson.output_name, case=case, code=case.source, parse=value_parser(lesson))
+            session = explore(case.fn, lesson.variables, lesson.defaults, key=f"{page_key}:{lesson.id}:{case.id}",
+                              output_name=lesson.output_name, case=case, code=case.source, parse=value_parser(lesson.defaults))
+        if session is not None:
+            loop_view(lesson, session.values)
         next_lesson_link(page_key)
     finally:
         write_url()
@@ -321,6 +326,10 @@ def _torchviz_view(session: BackwardSession) -> None:
 def _graph_view(session: BackwardSession, key: str) -> None:
     """Before any call: the graph autograd recorded. After a call: the player, animating the latest pass."""
     expand = st.session_state.get(f"{key}:expand", False)
+    if not session.passes and not session.has_graph():
+        st.info(f"No graph to draw: `{session.output_name}` has no `grad_fn`. Autograd recorded no operation that "
+                "made it (a gradient taken without create_graph=True is a plain tensor).")
+        return
     if not session.passes:
         st.caption("The graph autograd recorded for f. Call .backward() to watch the gradient flow through it.")
         drawing = lay_out(session.graph(), look=current_look(), expand=expand)

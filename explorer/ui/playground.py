@@ -10,8 +10,9 @@ import streamlit as st
 
 from explorer.errors import ExplorerError
 from explorer.functions.expr import CONSTANTS, FUNCTIONS, check_output, parse_expression, parse_leaf_value
+from explorer.functions.matrices import parse_matrix_value
 from explorer.functions.program import (EXTRA_FUNCTIONS, MAX_ITERATIONS, MAX_LINES, METHODS, Program, is_program,
-                                        parse_program, parse_program_value)
+                                        parse_program)
 from explorer.ui.common import setup_page
 from explorer.ui.page import explore
 from explorer.ui.state import STATE_PARAMS, forget_function, url, write_url
@@ -113,7 +114,7 @@ def _typed_program():
 
 def _value_parser(expression):
     """A program's leaves may be matrices; an expression's boxes read as they always have."""
-    return parse_program_value if isinstance(expression, Program) else parse_leaf_value
+    return parse_matrix_value if isinstance(expression, Program) else parse_leaf_value
 
 
 def _forget_sessions_except(text: str) -> None:

@@ -1,0 +1,3 @@
+from explorer.ui.page import lesson_page
+
+lesson_page("higher-order")
