@@ -213,6 +213,7 @@ def default_replicas() -> int:
 
 def serve(replicas: int, port: int, address: str = "127.0.0.1", streamlit_args=(), lessons=None) -> int:
     """Start, supervise until Ctrl-C or SIGTERM, stop every child."""
+    check(replicas, port)  # before any signal handler is set: a bad option is one line and nothing else
     served = Class(replicas, port, address, tuple(streamlit_args), lessons)
     signal.signal(signal.SIGTERM, lambda *_: served.stopping.set())
     signal.signal(signal.SIGINT, lambda *_: served.stopping.set())
