@@ -25,7 +25,7 @@ run: setup
 REPLICAS ?=
 serve: setup nginx
 	$(PY) -m explorer serve --port $(PORT) $(if $(REPLICAS),--replicas $(REPLICAS)) $(if $(ADDRESS),--address $(ADDRESS)) \
-		$(if $(LESSONS),--lessons "$(LESSONS)")
+		$(if $(LESSONS),--lessons "$(LESSONS)") -- $(foreach host,$(HOSTS),--server.allowedHosts $(host))
 
 test: setup chromium node nginx
 	node --test tests/js/
