@@ -14,14 +14,20 @@ HOSTS   ?=
 # A folder of lesson files the app shows under "Your lessons" (make run LESSONS=examples/lessons).
 LESSONS ?=
 
-.PHONY: run test setup wheel graphviz chromium node bench bench-browser clean
+.PHONY: run serve test setup wheel graphviz chromium node nginx bench bench-browser clean
 
 # The app as `autograd-explorer app` serves it from the package (explorer/ui/app/).
 run: setup
 	$(PY) -m explorer app --port $(PORT) $(if $(LESSONS),--lessons "$(LESSONS)") -- $(if $(ADDRESS),--server.address $(ADDRESS)) \
 		$(foreach host,$(HOSTS),--server.allowedHosts $(host))
 
-test: setup chromium node
+# A class: REPLICAS Streamlit processes (default one per core) behind nginx on PORT (explorer/serve.py).
+REPLICAS ?=
+serve: setup nginx
+	$(PY) -m explorer serve --port $(PORT) $(if $(REPLICAS),--replicas $(REPLICAS)) $(if $(ADDRESS),--address $(ADDRESS)) \
+		$(if $(LESSONS),--lessons "$(LESSONS)") -- $(foreach host,$(HOSTS),--server.allowedHosts $(host))
+
+test: setup chromium node nginx
 	node --test tests/js/
 	$(PY) -m pytest
 
@@ -58,6 +64,10 @@ chromium:
 # Node's built-in test runner runs the player's JavaScript unit tests (tests/js/), no packages needed.
 node:
 	@command -v node >/dev/null || ./.ci/install-system-package node nodejs
+
+# nginx is the load balancer of `make serve` (and of tests/test_serve.py).
+nginx:
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || ./.ci/install-system-package nginx nginx
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts dist build *.egg-info

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from explorer import bench, launch, loadtest
+from explorer import bench, launch, loadtest, serve
 from explorer.core.actions import NO_ZEROING, ZERO_CHOICES
 from explorer.core.calls import BackwardSession, run_calls
 from explorer.core.cases import case_results, loop_rows
@@ -110,6 +110,17 @@ def _parser() -> argparse.ArgumentParser:
                       "replicas; default: the process listening on the URL's port)")
     load.add_argument("--quick", action="store_true", help="a handful of students for a few seconds (make test)")
     load.set_defaults(handler=_loadtest)
+
+    class_ = commands.add_parser("serve", help="a class: N Streamlit replicas behind nginx (sticky sessions, restarts)")
+    class_.add_argument("--replicas", type=int, default=serve.default_replicas(),
+                        help="how many Streamlit processes (default: one per core, here %(default)s)")
+    class_.add_argument("--port", type=int, default=launch.DEFAULT_PORT,
+                        help=f"nginx's port (default {launch.DEFAULT_PORT}); the replicas take the ports after it")
+    class_.add_argument("--address", default="127.0.0.1", help="nginx's address (default 127.0.0.1; 0.0.0.0 for a room)")
+    class_.add_argument("streamlit_args", nargs="*", metavar="-- STREAMLIT-OPTION", help="after --, options for each replica")
+    class_.set_defaults(handler=lambda args: serve.serve(args.replicas, args.port, args.address, args.streamlit_args,
+                                                         args.lessons))
+    _lessons_option(class_)
 
     app = commands.add_parser("app", help="start the Streamlit app (every page) from the installed package")
     app.add_argument("--port", type=int, default=launch.DEFAULT_PORT, help=f"default {launch.DEFAULT_PORT}")

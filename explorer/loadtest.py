@@ -44,6 +44,7 @@ PAGE = "Accumulation"  # the one page whose gradients a student can predict by c
 LESSON = "accumulation"
 BAD_VALUE = "Please give w a number"
 START_VALUE = "1"  # the w box as the page opens, and as it must stay
+REPLICA_HEADER = "X-Agx-Replica"  # set by explorer.serve's nginx on every answer, the websocket's included
 TOLERANCE = 1e-5  # absolute and relative, as every other comparison with torch.autograd.grad
 
 
@@ -236,6 +237,7 @@ class Student:
     link: str = ""  # the page's query string after the last run: what "Copy link" would give
     opening: float | None = None  # seconds from connecting to the page's first run finished
     expected: float | None = None  # w.grad as this student's own clicks make it
+    replica: str = ""  # behind `serve`, the replica that held this student's session (nginx's X-Agx-Replica)
 
 
 @dataclass
@@ -295,6 +297,7 @@ async def attend(student: Student, target: Target, options: Options, budget: Bud
     try:
         started = time.monotonic()
         connection, view = await open_page(target, budget)
+        student.replica = connection.websocket.response.headers.get(REPLICA_HEADER, "")
         student.opening = time.monotonic() - started
         deadline = time.monotonic() + options.seconds
         check_view(student, view, per_call, "opening")

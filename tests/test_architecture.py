@@ -20,7 +20,7 @@ STAGES = [
     ("explorer.play",),
     ("explorer.io",),
     ("explorer.api", "explorer"),
-    ("explorer.bench", "explorer.cli", "explorer.launch", "explorer.loadtest", "explorer.__main__"),
+    ("explorer.bench", "explorer.cli", "explorer.launch", "explorer.loadtest", "explorer.serve", "explorer.__main__"),
     ("explorer.ui",),
 ]
 # Imports inside a function, each for a reason other than a cycle: torchviz pulls in distutils,
