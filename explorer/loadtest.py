@@ -19,6 +19,7 @@ bounded in students, seconds and requests, and it stops by itself.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import ipaddress
 import math
 import os
@@ -477,10 +478,21 @@ async def run_class(target: Target, options: Options, pids: list[int] | None = N
     return Report(students, time.monotonic() - started, memory)
 
 
+def run_to_end(coroutine):
+    """asyncio.run, also where this thread's event loop is already running (a notebook cell, or a test
+    process where Playwright's sync API holds one): asyncio.run refuses there, so a worker thread runs it."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as worker:
+        return worker.submit(asyncio.run, coroutine).result()
+
+
 def run(url: str, students: int, seconds: float, interval: float = 3.0, pids: list[int] | None = None,
         seed: int = 0) -> Report:
     target = parse_target(url)
-    return asyncio.run(run_class(target, Options(students, seconds, interval, seed=seed), pids))
+    return run_to_end(run_class(target, Options(students, seconds, interval, seed=seed), pids))
 
 
 QUICK = {"students": 4, "seconds": 6.0, "interval": 1.0}  # a smoke run: a handful of students, a few seconds

@@ -3,8 +3,10 @@ its checks, which must be able to fail."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 import os
+import threading
 
 import pytest
 import torch
@@ -97,3 +99,17 @@ def test_the_checks_see_a_wrong_gradient_and_an_emptied_box():
 def test_the_cli_refuses_a_stranger_in_one_line(capsys):
     assert main(["loadtest", "--url", "http://example.com/Accumulation"]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_a_class_runs_where_an_event_loop_is_already_running():
+    # A notebook cell, or this very test process once Playwright's sync API has started, holds a running
+    # loop in the main thread; asyncio.run refuses there, so run_to_end hands the class to a worker thread.
+    async def where():
+        await asyncio.sleep(0)
+        return threading.get_ident()
+
+    async def cell():
+        return loadtest.run_to_end(where())
+
+    assert asyncio.run(cell()) != threading.get_ident()
+    assert loadtest.run_to_end(where()) == threading.get_ident()

@@ -3,7 +3,6 @@ Needs nginx (make test installs it, as it installs Graphviz)."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import shutil
@@ -93,7 +92,7 @@ def test_a_class_survives_a_replica_that_dies(served):
     port, pids, lines, process = served
     assert len(pids) == 2
     for replica_port in pids:
-        asyncio.run(_warm(replica_port))
+        loadtest.run_to_end(_warm(replica_port))
 
     # One browser stays on one replica: its first answer sets the cookie, and every request with it lands there.
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as first:
