@@ -104,6 +104,7 @@ def test_the_cli_refuses_a_stranger_in_one_line(capsys):
 def test_a_class_runs_where_an_event_loop_is_already_running():
     # A notebook cell, or this very test process once Playwright's sync API has started, holds a running
     # loop in the main thread; asyncio.run refuses there, so run_to_end hands the class to a worker thread.
+    # Both cases run in a fresh thread of their own: this process's main thread may hold Playwright's loop.
     async def where():
         await asyncio.sleep(0)
         return threading.get_ident()
@@ -111,16 +112,15 @@ def test_a_class_runs_where_an_event_loop_is_already_running():
     async def cell():
         return loadtest.run_to_end(where())
 
-    assert asyncio.run(cell()) != threading.get_ident()
-
-    # Where no loop runs (a fresh thread: this process's main thread may hold Playwright's), it runs in place.
     seen = {}
 
-    def plain():
-        seen["ran in"] = loadtest.run_to_end(where())
+    def both():
         seen["caller"] = threading.get_ident()
+        seen["inside a running loop"] = asyncio.run(cell())
+        seen["without a loop"] = loadtest.run_to_end(where())
 
-    thread = threading.Thread(target=plain)
+    thread = threading.Thread(target=both)
     thread.start()
     thread.join(timeout=30)
-    assert seen["ran in"] == seen["caller"]
+    assert seen["inside a running loop"] != seen["caller"]
+    assert seen["without a loop"] == seen["caller"]
