@@ -58,15 +58,39 @@ def kernel(tmp_path_factory):
     patch.undo()
 
 
-def run(notebook, folder: Path):
-    """Execute a copy of the notebook in `folder`, with a first cell that reports on the kernel."""
+@pytest.fixture(scope="module")
+def shared_kernel(kernel):
+    """One kernel for this module's notebooks, its namespace reset before each (run(..., km=)): a fresh
+    kernel per notebook spent about 5 s of each run importing torch again, and a reset leaves nothing
+    of one notebook's names for the next."""
+    from nbclient import NotebookClient
+    from nbclient.util import run_sync
+
+    km = NotebookClient(nbformat.v4.new_notebook(), kernel_name="python3").create_kernel_manager()
+    yield kernel, km
+    if km.has_kernel:
+        run_sync(km.shutdown_kernel)(now=True)
+
+
+RESET = "get_ipython().run_line_magic('reset', '-f')"
+
+
+def run(notebook, folder: Path, km=None):
+    """Execute a copy of the notebook in `folder`, with a first cell that reports on the kernel: in a kernel
+    of its own, or in `km`'s kernel (shared_kernel) with every name of an earlier notebook deleted first."""
     from nbclient import NotebookClient
 
     executed = copy.deepcopy(notebook)
     executed.cells.insert(0, nbformat.v4.new_code_cell(CHECK, id="kernel-check"))
+    if km is not None:
+        executed.cells.insert(0, nbformat.v4.new_code_cell(RESET, id="kernel-reset"))
     started = time.perf_counter()
-    NotebookClient(executed, kernel_name="python3", timeout=120, resources={"metadata": {"path": str(folder)}},
-                   allow_errors=False).execute()
+    client = NotebookClient(executed, kernel_name="python3", timeout=120, km=km,
+                            resources={"metadata": {"path": str(folder)}}, allow_errors=False)
+    client.execute()
+    if km is not None:
+        client.kc.stop_channels()  # the kernel stays for the next notebook; this client's sockets do not
+        assert executed.cells.pop(0).outputs == []  # the reset said nothing
     seconds = time.perf_counter() - started
     check = "".join(output.get("text", "") for output in executed.cells.pop(0).outputs).split("\n")
     return executed, check, seconds
@@ -83,31 +107,31 @@ def outputs(cell) -> list:
     return [("stream", name, value) for name, value in text.items()] + shown
 
 
-def exported(tmp_path: Path, name: str) -> nbformat.NotebookNode:
-    """An exported notebook, written by a fresh process as `python -m explorer export` writes it.
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """Every lesson's notebook and the playground's, written by one fresh process as `python -m explorer
+    export` writes them (2 calls, zeroed between); returns name -> notebook.
 
     A fresh process reads the source as it is now, like the kernel that runs the notebook next:
     a notebook built by this test process could differ if the code changed on disk mid-run."""
-    path = tmp_path / f"{name}.ipynb"
-    if name == "playground":
-        text, values = PLAYGROUND
-        command = ["-c", "import sys; from explorer.io.notebook import build_notebook, expression_recipe, notebook_text; "
-                         f"sys.stdout.write(notebook_text(build_notebook(expression_recipe({text!r}, {values!r}, calls=3))))"]
-    else:
-        command = ["-m", "explorer", "export", name, "--format", "ipynb", "-o", str(path), "--calls", "2",
-                   "--zero", "zero"]
-    done = subprocess.run([sys.executable, *command], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    folder = tmp_path_factory.mktemp("notebooks")
+    text, values = PLAYGROUND
+    script = ("import sys; from pathlib import Path; from explorer.io import export; "
+              "from explorer.io.notebook import build_notebook, expression_recipe, notebook_text; "
+              f"export.export_all({str(folder)!r}, formats=('ipynb',), calls=2, zero='zero'); "
+              f"Path({str(folder / 'playground.ipynb')!r}).write_text(notebook_text(build_notebook("
+              f"expression_recipe({text!r}, {values!r}, calls=3))), encoding='utf-8')")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert done.returncode == 0, done.stderr
-    if name == "playground":
-        path.write_text(done.stdout, encoding="utf-8")
-    return nbformat.read(path, as_version=4)
+    return {path.stem: nbformat.read(path, as_version=4) for path in folder.glob("*.ipynb")}
 
 
 @pytest.mark.parametrize("name", [lesson.id for lesson in all_lessons()] + ["playground"])
-def test_notebook_runs_top_to_bottom_and_reproduces_its_saved_outputs(kernel, tmp_path, name):
-    notebook = exported(tmp_path, name)
+def test_notebook_runs_top_to_bottom_and_reproduces_its_saved_outputs(shared_kernel, exported, name):
+    folder, km = shared_kernel
+    notebook = exported[name]
     nbformat.validate(notebook)
-    executed, (explorer_file, executable, prefix, *_), seconds = run(notebook, kernel)
+    executed, (explorer_file, executable, prefix, *_), seconds = run(notebook, folder, km)
     print(f"\n{name}: notebook executed in {seconds:.2f} s")
     assert explorer_file == str(ROOT / "explorer" / "__init__.py")  # this checkout's code, found as a package
     assert (executable, prefix) == (sys.executable, sys.prefix)  # the venv's interpreter, not a global one
@@ -148,7 +172,7 @@ def test_notebooks_are_deterministic(tmp_path):
         "intro", "setup", "function-text", "function", "graph-text", "graph", "flow-text", "flow", "grads-text", "grads"]
 
 
-def test_a_sessions_notebook_redoes_its_exact_actions(kernel):
+def test_a_sessions_notebook_redoes_its_exact_actions(shared_kernel):
     """A history no `calls`/`zero` pair can say (a kept graph, a same-graph call, a refused one, a
     zeroing, two more calls) comes back action for action, and ends at the session's own .grad."""
     lesson = get_lesson("accumulation")
@@ -164,7 +188,7 @@ def test_a_sessions_notebook_redoes_its_exact_actions(kernel):
     notebook = build_notebook(recipe_for_session(session, lesson))
     flow_code = next(cell.source for cell in notebook.cells if cell.get("id") == "flow")
     assert "session.backward(retain_graph=True)" in flow_code and "refused" in flow_code
-    executed, *_ = run(notebook, kernel)
+    executed, *_ = run(notebook, *shared_kernel)
     ran = next(cell for cell in executed.cells if cell.get("id") == "grads")
     w = torch.tensor(5.0, requires_grad=True)
     grad = torch.autograd.grad(lesson.fn(w=w), [w])[0].item()
@@ -174,7 +198,7 @@ def test_a_sessions_notebook_redoes_its_exact_actions(kernel):
     assert "5 backward calls" in history  # b, B, a and the two after zeroing; the refused one made none
 
 
-def test_a_refused_call_is_redone_because_pytorch_ran_part_of_it(kernel):
+def test_a_refused_call_is_redone_because_pytorch_ran_part_of_it(shared_kernel):
     """x*x + y: a second backward on the freed graph still adds 1 to y.grad before MulBackward0
     finds its saved values gone. The notebook redoes that refusal, so it ends where the app did."""
     from explorer.functions.expr import parse_expression
@@ -195,7 +219,7 @@ def test_a_refused_call_is_redone_because_pytorch_ran_part_of_it(kernel):
     assert recipe.steps == (("backward", False), ("refused", False), ("backward", False))
     notebook = build_notebook(recipe)
     saved = next(cell for cell in notebook.cells if cell.get("id") == "grads")
-    executed, *_ = run(notebook, kernel)
+    executed, *_ = run(notebook, *shared_kernel)
     ran = next(cell for cell in executed.cells if cell.get("id") == "grads")
     expected = [("stream", "stdout", "".join(f"{name}.grad = {value}\n" for name, value in pytorch.items()))]
     assert outputs(saved) == outputs(ran) == expected
