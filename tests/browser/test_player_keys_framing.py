@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from browser_support import lesson_url as lesson_page_url, new_page, open_player, screenshot, settled, wait_for_app
-from explorer.functions.lessons import get_lesson, lesson_ids
+from explorer.functions.lessons import get_lesson
 
 def lesson_url(server, lesson_id, query=""):
     """The lesson's page, predict first off (browser_support.lesson_url)."""
@@ -142,21 +142,6 @@ def test_full_screen_gives_the_graph_the_screen_and_never_smaller_labels(browser
     screenshot(page, f"keys-fullscreen-{'lecturer' if lecturer else 'normal'}")
     assert after >= before - 0.01
     assert strip > 0
-    page.context.close()
-
-
-@pytest.mark.parametrize("lesson_id", lesson_ids())
-def test_lecturer_labels_stay_24px_high_at_1920x1080(browser, server, lesson_id):
-    page = new_page(browser, viewport=(1920, 1080))
-    page.goto(lesson_url(server, lesson_id, "ops=b&present=1"))
-    wait_for_app(page)
-    player = the_player(page)
-    expect(player).to_have_class(re.compile(r"agp-presentation"))
-    settled(page)
-    smallest = page.evaluate(SMALLEST_LABEL, player.element_handle())
-    print(f"{lesson_id}: smallest lecturer label {smallest:.1f}px")
-    screenshot(page, f"keys-lecturer-1920-{lesson_id}")
-    assert smallest >= 24
     page.context.close()
 
 
