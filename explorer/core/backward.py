@@ -199,3 +199,8 @@ def changed_on_the_way(record: BackwardPass) -> list[ChangedOnTheWay]:
         if not torch.allclose(total, arrived, rtol=1e-6, atol=0):
             changed.append(ChangedOnTheWay(event.node, tuple(sources[event.node]), to_plain(total), event.grads_in[0]))
     return changed
+
+
+def hooked_edges(record: BackwardPass) -> dict[tuple[str, str], ChangedOnTheWay]:
+    """Each edge (sender, receiver) whose gradient a hook replaced on its way: where the drawing marks it."""
+    return {(source, change.node): change for change in changed_on_the_way(record) for source in change.sources}

@@ -95,6 +95,9 @@ class BackwardSession:
         self.watch: tuple[str, ...] = ()
         self.watched: dict[str, torch.Tensor] = {}
         self._made: dict[str, torch.Tensor] = {}  # the watched tensors of the latest forward
+        # The nodes the last call's refusal is about, and a line to draw on each: {"n3": "saved at version 0,
+        # now 1"} for an in-place change of a saved tensor. Plain text: a kept exception would hold its frames.
+        self.marks: dict[str, str] = {}
 
     @property
     def passes_leaves(self) -> bool:
@@ -165,7 +168,12 @@ class BackwardSession:
         """Build the function again from the same leaves and call .backward() on it."""
         output = self.forward()
         made = dict(self._made)
-        record = self._record(output, retain_graph)
+        try:
+            record = self._record(output, retain_graph)
+        except PyTorchRefusedError as error:
+            self.marks = in_place_marks(error)
+            raise
+        self.marks = {}
         self.watched = made
         self._keep(output, record, Action.BACKWARD, retain_graph)
         return record
@@ -286,6 +294,13 @@ def in_place_error(message: str, graph: Graph) -> PyTorchRefusedError | None:
         f"an in-place operation (a method ending in _, such as mul_) has brought it to version {now}. Backward "
         "would use the changed numbers, so PyTorch stops. Write it out of place (y = y * 2), or clone before "
         "changing (y = y.clone(); y.mul_(2))."), node, {"saved": int(saved), "now": int(now)})
+
+
+def in_place_marks(error: PyTorchRefusedError) -> dict[str, str]:
+    """The node a refusal names, with its saved tensor's versions, as the drawing marks it; {} for another refusal."""
+    if error.node is None or error.versions is None:
+        return {}
+    return {error.node: f"saved at version {error.versions['saved']}, now {error.versions['now']}"}
 
 
 def _pytorch_message(output: torch.Tensor) -> str:

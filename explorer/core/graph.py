@@ -177,8 +177,9 @@ def _saved_attributes(fn) -> Iterator[tuple[str, Any]]:
         if attr.startswith(SAVED_PREFIX):
             try:
                 value = getattr(fn, attr)
-            except RuntimeError:  # freed by an earlier backward: the graph is still drawable
-                value = "[freed]"
+            except RuntimeError as error:  # the graph is still drawable, saying why the value is missing
+                # PyTorch refuses a saved tensor freed by an earlier backward, or one changed in place since
+                value = "[changed in place]" if "inplace operation" in str(error) else "[freed]"
             yield attr[len(SAVED_PREFIX):], value
 
 

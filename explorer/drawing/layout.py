@@ -4,6 +4,7 @@ exports draw through here so that no graph can hang them."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from explorer.core.backward import BackwardPass
@@ -29,8 +30,9 @@ class Drawing:
 
 
 def lay_out(graph: Graph, backward: BackwardPass | None = None, look: Look = DEFAULT_LOOK, expand: bool = False,
-            seconds: float = LAYOUT_SECONDS) -> Drawing:
-    """Lay the graph out, folding repeats unless `expand`, and never waiting on dot beyond `seconds`."""
+            seconds: float = LAYOUT_SECONDS, marked: Mapping[str, str] | None = None) -> Drawing:
+    """Lay the graph out, folding repeats unless `expand`, and never waiting on dot beyond `seconds`.
+    `marked`: node id -> a line saying what went wrong there (render.to_dot)."""
     views = [GraphView(graph)] if expand else []
     views.append(collapse(graph))
     views.append(collapse(graph, above=0))
@@ -40,7 +42,7 @@ def lay_out(graph: Graph, backward: BackwardPass | None = None, look: Look = DEF
         if key in tried or view.drawn_nodes > MAX_DRAWN_NODES:
             continue
         tried.add(key)
-        dot = to_dot(graph, backward, look, view)
+        dot = to_dot(graph, backward, look, view, marked)
         try:
             svg = to_svg(dot, seconds)
         except LayoutTimeout:

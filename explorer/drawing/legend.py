@@ -30,6 +30,7 @@ class Palette:
     active: str  # the node running now
     gradient: str  # gradient values on edges and the edges they travel
     done: str  # border of nodes that already ran
+    warning: str  # what went wrong on the graph: a node whose saved tensor changed, an edge a hook changed
 
 
 LIGHT = Palette(
@@ -44,6 +45,7 @@ LIGHT = Palette(
     active="#ffd21f",
     gradient="#c0392b",
     done="#2e7d32",
+    warning="#a4206f",
 )
 
 # The dark theme keeps the node fills (dark text on them stays readable) and lightens what sits
@@ -60,6 +62,7 @@ DARK = Palette(
     active="#ffd21f",
     gradient="#ff7b72",
     done="#7ee787",
+    warning="#f778ba",
 )
 
 # Presentation: the Okabe-Ito colours, which stay distinct under the common colour-vision
@@ -76,6 +79,7 @@ PRESENTATION_LIGHT = Palette(
     active="#f0e442",
     gradient="#d55e00",
     done="#009e73",  # not AccumulateGrad's blue: a node that ran must not look like one
+    warning="#a4206f",
 )
 PRESENTATION_DARK = Palette(
     background="#000000",
@@ -89,6 +93,7 @@ PRESENTATION_DARK = Palette(
     active="#f0e442",
     gradient="#ff9e4a",
     done="#009e73",
+    warning="#cc79a7",
 )
 
 

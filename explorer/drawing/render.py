@@ -14,10 +14,11 @@ arrow. torchviz draws the forward way; its own view in the app stays as it is.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 import shutil
 import subprocess
 
-from explorer.core.backward import BackwardPass
+from explorer.core.backward import BackwardPass, ChangedOnTheWay, hooked_edges
 from explorer.drawing.collapse import GraphView
 from explorer.errors import ExplorerError
 from explorer.core.graph import ACCUMULATE, INPUT, LEAF, LEAF_EDGE, OUTPUT, OUTPUT_EDGE, SAVED, SAVED_EDGE, Edge, Graph, Node
@@ -54,11 +55,22 @@ def node_label(node: Node, grad=None, show_grad: bool = False, same_as: str | No
     return "\n".join(lines)
 
 
+def hook_label(sent_text: str, change: ChangedOnTheWay) -> str:
+    """An edge's text where a hook replaced the gradient: what was sent, then what arrived instead."""
+    if len(change.sources) == 1:
+        return f"{sent_text} → hook → {format_number(change.arrived)}"
+    return f"{sent_text} (+ the others, hook → {format_number(change.arrived)})"
+
+
 def to_dot(graph: Graph, backward: BackwardPass | None = None, look: Look = DEFAULT_LOOK,
-           view: GraphView | None = None) -> str:
-    """DOT text for the graph in a look (legend.look_for). With a backward pass, leaves show their .grad
-    and edges the gradient sent. With a view (collapse.py), nodes it hides are drawn as their group's one node."""
+           view: GraphView | None = None, marked: Mapping[str, str] | None = None) -> str:
+    """DOT text for the graph in a look (legend.look_for). With a backward pass, leaves show their .grad,
+    edges the gradient sent, and an edge where a hook replaced it says so. With a view (collapse.py), nodes
+    it hides are drawn as their group's one node. `marked` maps a node id to a line saying what is wrong
+    there (the node whose saved tensor an in-place operation changed): drawn in the warning colour."""
     view = view or GraphView(graph)
+    marked = marked or {}
+    hooked = hooked_edges(backward) if backward is not None else {}
     palette, font_size, edge_width = look.palette, look.font_size, look.edge_width
     grad_of_leaf, grad_before = {}, {}
     sent_along = {}
@@ -94,6 +106,10 @@ def to_dot(graph: Graph, backward: BackwardPass | None = None, look: Look = DEFA
         if node.kind == ACCUMULATE:
             attrs["color"] = palette.accumulate_border
             attrs["penwidth"] = f"{2 * edge_width:g}"
+        if node.id in marked:
+            attrs["label"] += "\n" + marked[node.id]
+            attrs.update({"color": palette.warning, "penwidth": f"{3 * edge_width:g}",
+                          "class": attrs["class"] + " marked"})
         lines.append(f"  {node.id} [{_attr_list(attrs)}];")
     for group in view.groups:
         lines.append(f'  {group.id} [{_attr_list({"id": group.id, "label": group.label, "class": "collapsed", "shape": "box3d", "fillcolor": palette.op})}];')
@@ -125,6 +141,11 @@ def to_dot(graph: Graph, backward: BackwardPass | None = None, look: Look = DEFA
             attrs.update({"dir": "none", "style": "dashed", "color": palette.saved})
         if edge.kind == INPUT and (edge.dst, edge.slot) in sent_along:
             attrs["label"] = " " + format_number(sent_along[(edge.dst, edge.slot)])
+            change = hooked.get((edge.dst, edge.src))
+            if change is not None:
+                attrs["label"] = " " + hook_label(attrs["label"][1:], change)
+                attrs.update({"class": attrs["class"] + " edge-hooked", "color": palette.warning,
+                              "fontcolor": palette.warning, "penwidth": f"{2 * edge_width:g}"})
         if edge.kind == OUTPUT_EDGE and backward is not None:
             attrs["label"] = " " + format_number(backward.seed)  # the seed gradient, d f / d f = 1
         lines.append(f"  {_arrow(edge, src, edge.dst)} [{_attr_list(attrs)}];")

@@ -139,6 +139,11 @@ def send_line(sent_text: str, target: str, rule: str | None = None, arrived=None
     return f"{rule}; sends {factor(arrived)} × {factor(local)} = {sent_text} to {target}"
 
 
+def hook_line(arrived) -> str:
+    """Said after a send whose gradient a tensor hook replaced before it arrived (backward.hooked_edges)."""
+    return f"; a hook on the tensor between replaced it, so {value_text(arrived)} arrives instead"
+
+
 def accumulate_lines(leaf_name: str, arrived_text: str, before, arrived, after) -> tuple[str, ...]:
     """At AccumulateGrad: what arrived, .grad before → after, and the sum that makes it."""
     change = change_text(before, after)

@@ -25,12 +25,13 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from explorer.core.actions import Action
-from explorer.core.backward import BackwardEvent, BackwardPass
+from explorer.core.backward import BackwardEvent, BackwardPass, hooked_edges
 from explorer.core.calls import BackwardSession, HistoryEntry
 from explorer.core.forward import ForwardView
 from explorer.core.graph import INPUT, LEAF, LEAF_EDGE, OUTPUT_EDGE, Graph
 from explorer.drawing.collapse import GraphView
 from explorer.drawing.layout import lay_out
+from explorer.drawing.render import hook_label
 from explorer.drawing.legend import DEFAULT_LOOK, Look, Palette, legend_items
 from explorer.drawing.svg import clean_svg
 from explorer.errors import ExplorerError
@@ -282,6 +283,7 @@ class _Steps:
         self.edge_of = {(e.dst, e.slot): f"e{i}" for i, e in drawn if e.kind == INPUT}
         self.leaf_edge_of = {e.dst: f"e{i}" for i, e in drawn if e.kind == LEAF_EDGE}
         self.received: dict[str, list[Any]] = {}  # node id -> gradients sent to it so far, in order
+        self.hooked = hooked_edges(record)  # (sender, receiver) -> what a hook made of the gradient between
         self.total = len(record.events)
 
     # -- frames --
@@ -339,14 +341,16 @@ class _Steps:
         self.received.setdefault(sent.to, []).append(sent.value)
         target = self.names.describe(sent.to)
         text = value_text(sent.value, sent.shape)
+        change = self.hooked.get((event.node, sent.to))
         edge_id = self.edge_of.get((event.node, sent.slot))
-        edge = LitEdge(edge_id, text, sent.value) if edge_id else None
+        edge = LitEdge(edge_id, hook_label(text, change) if change else text, sent.value) if edge_id else None
+        hook = captions.hook_line(change.arrived) if change else ""
         local = event.local_derivative[position] if event.local_derivative else None
         if local is None:
             reduced = reduction_line(event.grads_in[0] if event.grads_in else None, sent.value)
-            return captions.send_line(text, target) + (f" ({reduced})" if reduced else ""), edge
+            return captions.send_line(text, target) + (f" ({reduced})" if reduced else "") + hook, edge
         rule = self.names.local_rule(event.node, event.name, sent.slot, local)
-        return captions.send_line(text, target, rule, event.grads_in[0], local), edge
+        return captions.send_line(text, target, rule, event.grads_in[0], local) + hook, edge
 
     def _accumulate(self, event: BackwardEvent, arrived, arrived_line: str) -> Frame:
         leaf = self.graph.node(event.leaf)

@@ -239,8 +239,8 @@ def _backward_controls(session: BackwardSession, key: str, prelude: str = ""):
             st.error(literal(str(error)), icon=":material/block:")
             if error.node is not None and error.versions is not None:
                 st.info(f"The node PyTorch stopped at: **{session.graph().node(error.node).name}** (`{error.node}` "
-                        f"in the graph and the JSON). Its saved tensor was at version {error.versions['saved']} when "
-                        f"saved and is at version {error.versions['now']} now.")
+                        f"in the graph and the JSON), outlined on the graph below. Its saved tensor was at version "
+                        f"{error.versions['saved']} when saved and is at version {error.versions['now']} now.")
         except ExplorerError as error:
             st.error(literal(str(error)))
     show_counter(key)
@@ -332,7 +332,7 @@ def _graph_view(session: BackwardSession, key: str) -> None:
         return
     if not session.passes:
         st.caption("The graph autograd recorded for f. Call .backward() to watch the gradient flow through it.")
-        drawing = lay_out(session.graph(), look=current_look(), expand=expand)
+        drawing = lay_out(session.graph(), look=current_look(), expand=expand, marked=session.marks)
         if drawing.svg is not None:
             show_svg(drawing.svg)
         preload_player(key=f"{key}:player")
