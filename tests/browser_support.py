@@ -136,11 +136,16 @@ def open_player(page, tmp_path, animation, title: str, step: int = 0):
     return page.locator(".agp-root")
 
 
-def screenshot(page, name: str) -> Path:
-    """Save a full-page screenshot to test-artifacts/ for a person to look at."""
+def screenshot(page, name: str, graph: bool = False) -> Path:
+    """Save a full-page screenshot to test-artifacts/ for a person to look at. Streamlit scrolls its main
+    column itself, so the page's shot ends at the window; `graph` also saves NAME-graph.png, the player
+    (or the static graph image before any call) scrolled into view."""
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
+    if graph:
+        drawn = page.locator(".agp-root, [data-testid='stImage']").first
+        drawn.screenshot(path=str(ARTIFACTS / f"{name}-graph.png"))
     return path
 
 

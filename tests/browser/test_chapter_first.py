@@ -47,7 +47,7 @@ def test_a_leaf_used_twice_has_one_accumulategrad(small_page, server):
     x = torch.tensor(3.0, requires_grad=True)
     (grad,) = torch.autograd.grad(x * x + x, x)
     expect(metric(page, "x.grad")).to_have_text(f"{grad.item():g}")
-    screenshot(page, "chapter-leaf-twice")
+    screenshot(page, "chapter-leaf-twice", graph=True)
 
 
 def test_the_seed_v_is_on_the_outputs_edge(small_page, server):
@@ -60,7 +60,7 @@ def test_the_seed_v_is_on_the_outputs_edge(small_page, server):
     x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
     (grad,) = torch.autograd.grad(x * x, x, grad_outputs=torch.tensor([1.0, 0.1, 0.01]))
     expect(metric(page, "x.grad")).to_have_text("[" + ", ".join(f"{v:.4g}" for v in grad.tolist()) + "]")
-    screenshot(page, "chapter-vector-jacobian")
+    screenshot(page, "chapter-vector-jacobian", graph=True)
 
 
 @pytest.mark.parametrize("case", ["main", "no-grad", "frozen"])
@@ -72,7 +72,7 @@ def test_the_stopped_branch_is_missing_from_the_graph(small_page, server, case):
     assert _node_names(svg, "leaf") == ["x"]  # y's branch is not in the graph at all
     expect(page.get_by_text("is not in the graph")).to_be_visible()
     expect(metric(page, "y.grad")).to_have_text("None")
-    screenshot(page, f"chapter-stop-gradient-{case}")
+    screenshot(page, f"chapter-stop-gradient-{case}", graph=True)
 
 
 def test_the_edge_a_hook_changed_says_so(small_page, server):
@@ -96,7 +96,7 @@ def test_the_edge_a_hook_changed_says_so(small_page, server):
     page.keyboard.press("ArrowRight")  # from the seed to PowBackward0, which sends along the hooked edge
     expect(the_player(page)).to_contain_text("a hook on the tensor between replaced it")
     expect(metric(page, "x.grad")).to_have_text(f"{10 * sent.item() * 2:g}")
-    screenshot(page, "chapter-non-leaf-grad-hook")
+    screenshot(page, "chapter-non-leaf-grad-hook", graph=True)
 
 
 def test_the_node_whose_saved_tensor_changed_is_marked(small_page, server):
@@ -120,4 +120,4 @@ def test_the_node_whose_saved_tensor_changed_is_marked(small_page, server):
     assert texts[0] == "SigmoidBackward0"
     assert f"saved at version {saved}, now {y._version}" in texts
     expect(metric(page, "x.grad")).to_have_text("None")
-    screenshot(page, "chapter-in-place-marked")
+    screenshot(page, "chapter-in-place-marked", graph=True)

@@ -42,7 +42,7 @@ def test_the_page_draws_what_its_lesson_is_about(small_page, server, lesson_id, 
     expect(metric(page, grad[0])).to_have_text(grad[1])
     if table is not None:
         expect(page.locator("[data-testid='stTable']").last).to_contain_text(table)
-    screenshot(page, f"chapter-{lesson_id}")
+    screenshot(page, f"chapter-{lesson_id}", graph=True)
 
 
 def test_the_bias_step_says_how_the_gradient_was_summed_back(small_page, server):
@@ -51,7 +51,7 @@ def test_the_bias_step_says_how_the_gradient_was_summed_back(small_page, server)
     wait_for_app(page)
     expect(the_player(page)).to_contain_text("summed over dimension 1 from shape (2, 2) to (2, 1)")
     expect(the_player(page)).to_contain_text("13.2 + 8.2 = 21.4")
-    screenshot(page, "chapter-tensors-bias-step")
+    screenshot(page, "chapter-tensors-bias-step", graph=True)
 
 
 def test_the_refused_higher_order_case_shows_pytorchs_words_and_no_graph(small_page, server):
