@@ -126,6 +126,13 @@ BROKEN = {
     "a leaf shared by every student": ("bad.py", '"""T"""\nimport torch\nW = torch.ones(2, requires_grad=True)\n'
                                        'def f(x=3.0):\n    return (W * x).sum()\n', 3,
                                        "W is a tensor that requires grad at the top of the file"),
+    "a layer shared by every student": ("bad.py", '"""T"""\nimport torch\nlayer = torch.nn.Linear(1, 1)\n'
+                                        'def f(x=3.0):\n    return layer(x.reshape(1)).sum()\n', 3,
+                                        "layer holds tensors that require grad"),
+    "leaves in a list shared by every student": ("bad.py", '"""T"""\nimport torch\n'
+                                                 'WEIGHTS = [torch.ones(()), torch.ones((), requires_grad=True)]\n'
+                                                 'def f(x=3.0):\n    return WEIGHTS[1] * x\n', 3,
+                                                 "WEIGHTS holds tensors that require grad"),
     "shadows a built-in lesson": ("accumulation.py", GOOD, 1,
                                   "the lesson id \"accumulation\" is taken by a built-in lesson or page; rename the file."),
     "shadows a built-in page": ("playground.py", GOOD, 1, "is taken by a built-in lesson or page"),
@@ -221,3 +228,17 @@ def test_the_readmes_lesson_file_is_the_example_and_its_error_is_the_one_quoted(
         load_lesson_file(wrong)
     quoted = re.search(r"\(`(neuron\.py:\d+: EXPECTED gives.*?)`\)", " ".join(section.split())).group(1)
     assert str(raised.value) == f"{wrong.parent}/{quoted}"
+
+
+def test_what_the_app_caches_for_every_session_holds_no_tensor():
+    # explorer/ui/lesson_folder.py keeps a loaded folder in st.cache_resource, shared by every browser.
+    loaded = load_folder(EXAMPLES)
+    assert loaded.lessons
+    for lesson in loaded.lessons:
+        for value in (*lesson.defaults.values(), *lesson.expected.values()):
+            assert not isinstance(value, torch.Tensor) and not (
+                isinstance(value, list) and any(isinstance(item, torch.Tensor) for item in value)), lesson.id
+        # f's globals are its file's top level: the module a cached lesson keeps alive
+        assert "f" in lesson.fn.__globals__
+        assert not any(isinstance(value, torch.Tensor) and value.requires_grad
+                       for value in lesson.fn.__globals__.values()), lesson.id

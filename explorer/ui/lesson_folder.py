@@ -59,6 +59,9 @@ def _signature(folder: str) -> tuple:
         return ()
 
 
+# Shared by every session, which is safe: a loaded lesson holds plain numbers and functions, and a file
+# with a tensor that requires grad at its top (or a layer, or a list of such tensors) is refused on load
+# (lesson_files._refuse_global_leaves); each session makes its own leaves from the numbers.
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _load(folder: str, signature: tuple) -> LessonFolder:
     return load_folder(folder)
