@@ -173,3 +173,16 @@ def lesson_url(server: str, lesson, query: str = "") -> str:
         if found:
             paths[found.group(1)] = "/" + re.sub(r"^\d+_", "", file.stem)
     return f"{server}{paths[lesson.page]}?lesson={lesson.id}&predict=0" + (f"&{query}" if query else "")
+
+
+def open_lesson(page, server: str, lesson_id: str, query: str = "", call: bool = False) -> None:
+    """Open a lesson's page (lesson_url), wait for its first run, and with `call` press "Call .backward()"
+    once and wait for that run too."""
+    from explorer.functions.lessons import get_lesson
+
+    page.goto(lesson_url(server, get_lesson(lesson_id), query))
+    wait_for_app(page)
+    if call:
+        page.get_by_role("button", name="Call .backward()").click()
+        wait_for_app(page)
+

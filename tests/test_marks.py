@@ -140,3 +140,24 @@ def test_a_refusal_about_no_node_marks_nothing():
     with pytest.raises(PyTorchRefusedError):
         session.backward()
     assert session.marks == {}
+
+
+def test_a_hooked_tensor_used_twice_marks_both_edges_with_the_sum():
+    def f(x):
+        h = 2 * x
+        h.register_hook(lambda grad: grad * 10)
+        return h * h + h
+
+    session = BackwardSession(f, {"x": 3.0})
+    session.backward()
+    record = session.passes[-1]
+    x = torch.tensor(3.0, requires_grad=True)
+    h = 2 * x
+    (total,) = torch.autograd.grad(h * h + h, h)  # what both uses send, summed: 2h + 1 = 13
+    labels = [line for line in to_dot(record.graph, record).splitlines() if "edge-hooked" in line]
+    # Three edges reach h's node (h * h's two inputs and + h's), from two senders.
+    assert len(labels) == 3 and len(hooked_edges(record)) == 2
+    assert all(f"(+ the others, hook → {format_number(10 * total.item())})" in line for line in labels)
+    sent = [float(re.search(r'label=" (\S+) \(', line)[1]) for line in labels]
+    assert sum(sent) == pytest.approx(total.item(), rel=1e-6)
+    assert session.grads()["x"] == pytest.approx(10 * total.item() * 2, rel=1e-6)

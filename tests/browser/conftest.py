@@ -36,6 +36,14 @@ def page(browser):
     opened.context.close()
 
 
+@pytest.fixture
+def small_page(browser):
+    """A page at 1366x768, the smallest laptop screen the chapter's pages are looked at on."""
+    opened = new_page(browser, viewport=(1366, 768))
+    yield opened
+    opened.context.close()
+
+
 class _Server:
     def __init__(self, options: tuple[str, ...]):
         port = free_port()

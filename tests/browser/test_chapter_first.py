@@ -12,16 +12,9 @@ import pytest
 import torch
 from playwright.sync_api import expect
 
-from browser_support import lesson_url, metric, new_page, screenshot, the_player, wait_for_app
-from explorer.functions.lessons import get_lesson
+from browser_support import metric, open_lesson, screenshot, the_player
 from svg_geometry import pointed_at
 
-
-@pytest.fixture
-def small_page(browser):
-    opened = new_page(browser, viewport=(1366, 768))
-    yield opened
-    opened.context.close()
 
 
 def _svg(page):
@@ -38,12 +31,11 @@ def _node_names(svg, kind: str) -> list[str]:
 
 def test_a_leaf_used_twice_has_one_accumulategrad(small_page, server):
     page = small_page
-    page.goto(lesson_url(server, get_lesson("leaf-twice"), "ops=b"))
-    wait_for_app(page)
+    open_lesson(page, server, "leaf-twice", "ops=b")
     svg = _svg(page)
     assert _node_names(svg, "accumulate") == ["AccumulateGrad"]
     assert _node_names(svg, "leaf") == ["x"]
-    # Both paths end at that one AccumulateGrad's op: MulBackward0 twice (x * x) and AddBackward0 once.
+    # x * x and + x both reach x: the engine sums what the two paths send, and AccumulateGrad runs once.
     x = torch.tensor(3.0, requires_grad=True)
     (grad,) = torch.autograd.grad(x * x + x, x)
     expect(metric(page, "x.grad")).to_have_text(f"{grad.item():g}")
@@ -52,8 +44,7 @@ def test_a_leaf_used_twice_has_one_accumulategrad(small_page, server):
 
 def test_the_seed_v_is_on_the_outputs_edge(small_page, server):
     page = small_page
-    page.goto(lesson_url(server, get_lesson("vector-jacobian"), "case=weighted&ops=b&step=0"))
-    wait_for_app(page)
+    open_lesson(page, server, "vector-jacobian", "case=weighted&ops=b&step=0")
     svg = _svg(page)
     seed_edge = svg.locator("g.edge.edge-output text")
     expect(seed_edge).to_have_text("[1, 0.1, 0.01]")
@@ -66,8 +57,7 @@ def test_the_seed_v_is_on_the_outputs_edge(small_page, server):
 @pytest.mark.parametrize("case", ["main", "no-grad", "frozen"])
 def test_the_stopped_branch_is_missing_from_the_graph(small_page, server, case):
     page = small_page
-    page.goto(lesson_url(server, get_lesson("stop-gradient"), ("" if case == "main" else f"case={case}&") + "ops=b"))
-    wait_for_app(page)
+    open_lesson(page, server, "stop-gradient", ("" if case == "main" else f"case={case}&") + "ops=b")
     svg = _svg(page)
     assert _node_names(svg, "leaf") == ["x"]  # y's branch is not in the graph at all
     expect(page.get_by_text("is not in the graph")).to_be_visible()
@@ -77,8 +67,7 @@ def test_the_stopped_branch_is_missing_from_the_graph(small_page, server, case):
 
 def test_the_edge_a_hook_changed_says_so(small_page, server):
     page = small_page
-    page.goto(lesson_url(server, get_lesson("non-leaf-grad"), "case=hook-times-10&ops=b"))
-    wait_for_app(page)
+    open_lesson(page, server, "non-leaf-grad", "case=hook-times-10&ops=b")
     svg = _svg(page)
     hooked = svg.locator("g.edge.edge-hooked")
     expect(hooked).to_have_count(1)
@@ -101,10 +90,7 @@ def test_the_edge_a_hook_changed_says_so(small_page, server):
 
 def test_the_node_whose_saved_tensor_changed_is_marked(small_page, server):
     page = small_page
-    page.goto(lesson_url(server, get_lesson("in-place"), "case=mul-in-place"))
-    wait_for_app(page)
-    page.get_by_role("button", name="Call .backward()").click()
-    wait_for_app(page)
+    open_lesson(page, server, "in-place", "case=mul-in-place", call=True)
     expect(page.locator("[data-testid='stAlert']").first).to_contain_text("modified by an inplace operation")
     # Before any pass ran the page shows the graph as an image: read the SVG it was made from.
     image = page.locator("[data-testid='stImage'] img").first

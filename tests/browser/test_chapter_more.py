@@ -7,8 +7,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from browser_support import lesson_url, metric, new_page, screenshot, the_player, wait_for_app
-from explorer.functions.lessons import get_lesson
+from browser_support import metric, open_lesson, screenshot, the_player
 
 # lesson, case, what the player's graph must hold, a .grad on screen, text of the page's table
 PAGES = [
@@ -21,19 +20,12 @@ PAGES = [
 ]
 
 
-@pytest.fixture
-def small_page(browser):
-    opened = new_page(browser, viewport=(1366, 768))
-    yield opened
-    opened.context.close()
-
 
 @pytest.mark.parametrize("lesson_id,case,nodes,grad,table", PAGES, ids=[p[0] for p in PAGES])
 def test_the_page_draws_what_its_lesson_is_about(small_page, server, lesson_id, case, nodes, grad, table):
     page = small_page
     query = ("" if case == "main" else f"case={case}&") + "ops=b"
-    page.goto(lesson_url(server, get_lesson(lesson_id), query))
-    wait_for_app(page)
+    open_lesson(page, server, lesson_id, query)
     svg = the_player(page).locator(".agp-svg svg")
     expect(svg).to_be_visible()
     text = svg.evaluate("element => element.textContent")
@@ -47,8 +39,7 @@ def test_the_page_draws_what_its_lesson_is_about(small_page, server, lesson_id, 
 
 def test_the_bias_step_says_how_the_gradient_was_summed_back(small_page, server):
     page = small_page
-    page.goto(lesson_url(server, get_lesson("tensors"), "ops=b&step=3"))  # seed, Sum, Pow, then AddBackward0
-    wait_for_app(page)
+    open_lesson(page, server, "tensors", "ops=b&step=3")  # seed, Sum, Pow, then AddBackward0
     expect(the_player(page)).to_contain_text("summed over dimension 1 from shape (2, 2) to (2, 1)")
     expect(the_player(page)).to_contain_text("13.2 + 8.2 = 21.4")
     screenshot(page, "chapter-tensors-bias-step", graph=True)
@@ -56,10 +47,7 @@ def test_the_bias_step_says_how_the_gradient_was_summed_back(small_page, server)
 
 def test_the_refused_higher_order_case_shows_pytorchs_words_and_no_graph(small_page, server):
     page = small_page
-    page.goto(lesson_url(server, get_lesson("higher-order"), "case=retain-graph"))
-    wait_for_app(page)
-    page.get_by_role("button", name="Call .backward()").click()
-    wait_for_app(page)
+    open_lesson(page, server, "higher-order", "case=retain-graph", call=True)
     expect(page.locator("[data-testid='stAlert']").first).to_contain_text(
         'PyTorch refused: "element 0 of tensors does not require grad and does not have a grad_fn"')
     expect(page.get_by_text("No graph to draw")).to_be_visible()
