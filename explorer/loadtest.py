@@ -439,15 +439,20 @@ def check_options(options: Options) -> None:
         raise ExplorerError(f"--interval must be from 0.1 to 60 seconds, not {options.interval}.")
 
 
-async def run_class(target: Target, options: Options, pids: list[int] | None = None) -> Report:
+async def run_class(target: Target, options: Options, pids: list[int] | None = None,
+                    roll: list[Student] | None = None) -> Report:
     """Every student at once (their arrivals spread over the first interval, as a class logs in), then
-    a reload of each student's link."""
+    a reload of each student's link. `roll`, if given, is filled with the students before they arrive,
+    for a caller on another thread that acts once they reach some point (a test that kills a replica
+    once every student has clicked)."""
     check_options(options)
     pids = listening_pids(target.port) if pids is None else pids
     budget = Budget(MAX_REQUESTS)
     per_call = gradient_per_call()
     rng = random.Random(options.seed)
     students = [Student(number) for number in range(1, options.students + 1)]
+    if roll is not None:
+        roll.extend(students)
     # One session first, with one click, then left: a server's first page and first call import torch and
     # the drawing code, a cost paid once per process and by no student.
     connection, view = await open_page(target, budget)
@@ -490,9 +495,9 @@ def run_to_end(coroutine):
 
 
 def run(url: str, students: int, seconds: float, interval: float = 3.0, pids: list[int] | None = None,
-        seed: int = 0) -> Report:
+        seed: int = 0, roll: list[Student] | None = None) -> Report:
     target = parse_target(url)
-    return run_to_end(run_class(target, Options(students, seconds, interval, seed=seed), pids))
+    return run_to_end(run_class(target, Options(students, seconds, interval, seed=seed), pids, roll))
 
 
 QUICK = {"students": 4, "seconds": 6.0, "interval": 1.0}  # a smoke run: a handful of students, a few seconds

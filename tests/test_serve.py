@@ -103,11 +103,17 @@ def test_a_class_survives_a_replica_that_dies(served):
         with urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"Cookie": cookie})) as again:
             assert again.headers[serve.REPLICA_HEADER] == replica and not any(c.startswith(serve.COOKIE) for c in again.headers.get_all("Set-Cookie") or [])
 
-    result = {}
+    result, roll = {}, []
+    # Long enough that every student is still clicking when the kill comes, on a slow machine too.
     run = threading.Thread(target=lambda: result.update(report=loadtest.run(
-        f"http://127.0.0.1:{port}/{loadtest.PAGE}", students=8, seconds=14, interval=1.5)))
+        f"http://127.0.0.1:{port}/{loadtest.PAGE}", students=8, seconds=24, interval=1.5, roll=roll)))
     run.start()
-    time.sleep(8)  # every student has opened the page and clicked at least once
+    # The kill comes once every student has opened the page and clicked at least once (so holds a link).
+    deadline = time.monotonic() + 60
+    while len(roll) < 8 or not all(s.clicks >= 1 or s.errors for s in roll):
+        assert time.monotonic() < deadline and run.is_alive(), f"the students did not all click: {roll}"
+        time.sleep(0.1)
+    assert not any(s.errors for s in roll), roll
     counts = {replica_port: _established(replica_port) for replica_port in pids}
     victim = max(counts, key=counts.get)
     os.kill(pids[victim], signal.SIGKILL)
