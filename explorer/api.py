@@ -24,10 +24,11 @@ from explorer.play.flow import Flow, animate, animate_session, session
 __all__ = ["Action", "Diagram", "Flow", "animate", "animate_session", "diagram_of_pass", "draw", "session", "widget"]
 
 
-def widget(fn, params=None, calls: int = 0, zero=None, name: str = "f", title=None, expand: bool = False):
+def widget(fn, params=None, calls: int = 0, zero=None, name: str = "f", title=None, expand: bool = False,
+           gradient=None):
     """The player with the app's buttons in a notebook, each click a real call in the kernel
     (explorer/play/widget.py, where the arguments are explained). Returns a play.widget.Widget."""
     # anywidget brings ipywidgets and IPython (0.3 s to import): only a notebook needs them, not the
     # app, the command line or `import explorer`.
     from explorer.play.widget import widget as make_widget
-    return make_widget(fn, params, calls, zero, name, title, expand)
+    return make_widget(fn, params, calls, zero, name, title, expand, gradient)

@@ -18,9 +18,11 @@ from dataclasses import dataclass
 import torch
 
 from explorer.drawing import render
+from explorer.drawing.diagram import draw
 from explorer.drawing.layout import lay_out
 from explorer.core.graph import capture
 from explorer.functions.lessons import all_lessons
+from explorer.play.flow import animate
 
 
 @dataclass
@@ -125,6 +127,54 @@ def cases(quick: bool, lessons=None):
     yield "64-layer MLP loss, every node", mlp_loss, True
 
 
+BIG_ELEMENTS = 1_000_000
+
+
+def big_leaf_step(x: torch.Tensor) -> torch.Tensor:
+    return (x * 2).sin().sum()
+
+
+def best_of(repeats: int, work) -> float:
+    best = None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        work()
+        elapsed = time.perf_counter() - start
+        best = elapsed if best is None else min(best, elapsed)
+    return best
+
+
+def big_tensor(out=sys.stdout, elements: int = BIG_ELEMENTS, repeats: int = 3) -> list[tuple[str, float, float]]:
+    """A leaf of `elements` numbers: showing, printing and exporting its Flow and Diagram, each timed
+    against one plain `.backward()` of the same function (the baseline, in this run). A display
+    that formatted every element took 1.4-3.3 s here; a summary should cost about one backward."""
+    x = torch.randn(elements, requires_grad=True)
+
+    def plain_backward():
+        x.grad = None
+        big_leaf_step(x).backward()
+
+    baseline = best_of(repeats, plain_backward)
+    flow = animate(big_leaf_step, {"x": x}, calls=1)
+    diagram = draw(big_leaf_step(x), {"x": x})
+    works = [("Flow: animate, one call (records, draws)", lambda: animate(big_leaf_step, {"x": x}, calls=1)),
+             ("Flow: repr", lambda: repr(flow)),
+             ("Flow: notebook display (every mime type)", flow._repr_mimebundle_),
+             ("Flow: HTML page", lambda: flow.html),
+             ("Diagram: repr", lambda: repr(diagram)),
+             ("Diagram: notebook display", diagram._repr_mimebundle_)]
+    print(f"\nA leaf of {elements:,} elements; baseline: one plain .backward(), {baseline:.4f} s (best of {repeats})",
+          file=out)
+    print("| shown | time | × one backward |", file=out)
+    print("|---|---|---|", file=out)
+    rows = []
+    for name, work in works:
+        elapsed = best_of(repeats, work)
+        rows.append((name, elapsed, elapsed / baseline))
+        print(f"| {name} | {elapsed:.4f} s | {elapsed / baseline:.2f}x |", file=out, flush=True)
+    return rows
+
+
 def run(quick: bool = False, cap: float | None = None, out=sys.stdout, lessons=None) -> list[Row]:
     cap = cap if cap is not None else (3.0 if quick else 60.0)
     print(f"explorer vs torchviz + dot, torch {torch.__version__}, {os.cpu_count()} cores, torchviz capped at {cap:g} s",
@@ -138,4 +188,5 @@ def run(quick: bool = False, cap: float | None = None, out=sys.stdout, lessons=N
         row = Row(name, nodes, elapsed, peak, theirs, note, drawn)
         rows.append(row)
         print(row.line(cap), file=out, flush=True)
+    big_tensor(out, elements=100_000 if quick else BIG_ELEMENTS)
     return rows

@@ -309,3 +309,57 @@ def test_grads_of_a_big_tensor_are_every_element():
     expected = torch.autograd.grad(layer(inputs).sum(), [layer.weight])[0]
     assert close(flow.grads["weight"], expected)  # 20 elements: more than a drawing shows
     assert close(flow.report()["grads"]["weight"], expected)
+
+
+def test_a_million_element_leaf_is_summarized_in_displays_but_whole_in_grads():
+    x = torch.randn(1_000_000, requires_grad=True)
+    flow = explorer.animate(lambda x: (x * 2).sum(), {"x": x}, calls=1)
+    text = repr(flow)
+    assert "x.grad = tensor of shape (1000000,)" in text and len(text) < 300
+    bundle = flow._repr_mimebundle_()
+    assert bundle["text/plain"] == text
+    # Every element written out would be several MB; the display is a summary of the player and picture.
+    assert sum(len(part) for part in bundle.values()) < 500_000
+    grads = flow.grads["x"]  # asked for: every element, as PyTorch computed it
+    assert len(grads) == 1_000_000 and close(grads, torch.full((1_000_000,), 2.0))
+
+
+def vector_jacobian(fn, value: list[float], seed: list[float]) -> torch.Tensor:
+    leaf = torch.tensor(value, requires_grad=True)
+    return torch.autograd.grad(fn(leaf), [leaf], grad_outputs=torch.tensor(seed))[0]
+
+
+@pytest.mark.parametrize("seed", [torch.tensor([1.0, 0.5, -1.0]), [1.0, 0.5, -1.0]])
+def test_a_non_scalar_output_is_animated_with_the_seed_given(seed):
+    fn = lambda v: v ** 2 * torch.tensor([1.0, 2.0, 3.0])
+    flow = explorer.animate(fn, {"v": [1.0, 2.0, 3.0]}, calls=2, gradient=seed)
+    once = vector_jacobian(fn, [1.0, 2.0, 3.0], [1.0, 0.5, -1.0])
+    assert close(flow.grads["v"], 2 * once)  # two calls: .grad holds twice the vector-Jacobian product
+    first = flow.animation.frames[0].caption
+    assert "f.backward(gradient=[1, 0.5, -1])" in first and "v·J" in first
+
+
+def test_a_non_scalar_output_without_a_seed_gets_pytorchs_refusal_and_the_way_out():
+    with pytest.raises(ExplorerError) as refused:
+        explorer.animate(lambda v: v * 2, {"v": [1.0, 2.0]})
+    text = str(refused.value)
+    assert "grad can be implicitly created only for scalar outputs" in text  # PyTorch's own words
+    assert "gradient=v" in text
+
+
+@pytest.mark.parametrize("seed, words", [
+    ([1.0, 2.0, 3.0], "must have the shape of f, (2,)"),
+    ("a", "gradient must be a tensor, a number or a list of numbers"),
+    (torch.tensor([1, 2]), "gradient must hold floating-point numbers"),
+])
+def test_a_wrong_seed_is_explained(seed, words):
+    with pytest.raises(ExplorerError, match=re.escape(words)):
+        explorer.animate(lambda v: v * 2, {"v": [1.0, 2.0]}, gradient=seed)
+
+
+def test_the_widget_takes_the_seed_too():
+    fn = lambda v: v.sin()
+    live = explorer.widget(fn, {"v": [0.5, 1.0]}, gradient=[2.0, -1.0])
+    live.backward()
+    live.backward()
+    assert close(live.grads["v"], 2 * vector_jacobian(fn, [0.5, 1.0], [2.0, -1.0]))

@@ -150,6 +150,7 @@ def test_quick_benchmark_prints_every_case_with_a_ratio():
     rows = run(quick=True, cap=2.0, out=out)
     text = out.getvalue()
     assert len(rows) == len(all_lessons()) + 6  # every lesson, then six big graphs
+    assert "× one backward" in text and "Flow: repr" in text and "Diagram: notebook display" in text
     assert all(row.explorer_s > 0 for row in rows)
     assert "shared-leaf loop, 60 steps" in text and "speed-up" in text
     print(text)

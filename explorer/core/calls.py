@@ -130,7 +130,7 @@ class BackwardSession:
                 "unless create_graph=True asks autograd to record the backward pass itself.",
             )
         if self.gradient is not None:
-            return torch.tensor(self.gradient, dtype=output.dtype)
+            return torch.tensor(self.gradient, dtype=output.dtype, device=output.device)
         if isinstance(output, torch.Tensor) and output.numel() != 1:
             raise PyTorchRefusedError(
                 _pytorch_message(output),

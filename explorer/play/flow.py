@@ -33,7 +33,7 @@ from explorer.errors import ExplorerError
 from explorer.files import write_atomic
 from explorer.play.frames import Animation, build_animation
 from explorer.play.player import standalone_html
-from explorer.values import format_number, json_text, parse_number
+from explorer.values import format_number, json_text, parse_number, to_plain
 
 FLOW_FORMATS = ("html", *DIAGRAM_FORMATS)
 
@@ -118,7 +118,8 @@ class Flow:
         return int(stage + 420 + strip)
 
     def __repr__(self) -> str:
-        grads = ", ".join(f"{name}.grad = {_short(value)}" for name, value in self.grads.items())
+        # Summarized grads: a repr (and a notebook's text/plain) must not list a million elements.
+        grads = ", ".join(f"{name}.grad = {_short(value)}" for name, value in self.session.grads().items())
         calls = self.animation.calls
         return (f"<Flow {self.title!r}: {calls} backward call{'s' if calls != 1 else ''}, "
                 f"{self.animation.event_count} nodes ran in the last; {grads}>")
@@ -126,7 +127,7 @@ class Flow:
 
 def animate(fn: Callable[..., torch.Tensor], params: Mapping[str, Any] | torch.nn.Module | None = None,
             calls: int = 3, zero: str | None = None, name: str = "f", title: str | None = None,
-            expand: bool = False) -> Flow:
+            expand: bool = False, gradient: Any = None) -> Flow:
     """Call .backward() `calls` times on leaves that persist, and animate the last call.
 
     Two ways to hand over the leaves:
@@ -142,14 +143,17 @@ def animate(fn: Callable[..., torch.Tensor], params: Mapping[str, Any] | torch.n
 
     Between calls `zero` does nothing (None or "none": .grad accumulates), `.grad.zero_()`
     ("zero") or `.grad = None` ("set-none").
+
+    A function whose output is not a single number needs the seed of each call, as
+    `f.backward(gradient=v)` does: `gradient=v` (a tensor, list or number of the output's shape).
     """
     zeroing(zero)
-    calls_made = repeat_calls(session(fn, params, name), calls, zero)
+    calls_made = repeat_calls(session(fn, params, name, gradient), calls, zero)
     return animate_session(calls_made, title=title or title_of(fn), expand=expand)
 
 
 def session(fn: Callable[..., torch.Tensor], params: Mapping[str, Any] | torch.nn.Module | None = None,
-            name: str = "f") -> BackwardSession:
+            name: str = "f", gradient: Any = None) -> BackwardSession:
     """Leaves for `fn` (handed over as for `animate`) and no call yet: make the calls yourself, in
     any order, then animate them with `animate_session`:
 
@@ -159,7 +163,8 @@ def session(fn: Callable[..., torch.Tensor], params: Mapping[str, Any] | torch.n
 
     Besides `backward(retain_graph=False)` a session has `backward_same_graph(retain_graph=False)`
     (.backward() again on the last output, refused as PyTorch refuses it once the graph is freed)
-    and `zero_grad("zero")` (.grad.zero_()) or `zero_grad("set-none")` (.grad = None).
+    and `zero_grad("zero")` (.grad.zero_()) or `zero_grad("set-none")` (.grad = None). `gradient`
+    seeds every call, as `f.backward(gradient=v)` does (needed when fn's output is not one number).
     """
     if not callable(fn):
         raise ExplorerError(f"fn must be a function that returns a tensor, not a {type(fn).__name__}.")
@@ -167,7 +172,24 @@ def session(fn: Callable[..., torch.Tensor], params: Mapping[str, Any] | torch.n
     leaves = _leaves(params, pass_leaves)
     if pass_leaves:
         _check_names(fn, leaves)
-    return BackwardSession.of_leaves(fn, leaves, name, pass_leaves)
+    made = BackwardSession.of_leaves(fn, leaves, name, pass_leaves)
+    made.gradient = seed_numbers(gradient)
+    return made
+
+
+def seed_numbers(gradient: Any) -> Any:
+    """`gradient=` as the session keeps it: plain numbers (a session holds no tensor but its leaves)."""
+    if gradient is None:
+        return None
+    if isinstance(gradient, torch.Tensor):
+        if not (gradient.is_floating_point() or gradient.is_complex()):
+            raise ExplorerError(f"gradient must hold floating-point numbers, not {str(gradient.dtype).removeprefix('torch.')}.")
+        return to_plain(gradient, limit=None)
+    try:
+        seed = torch.tensor(gradient, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise ExplorerError(f"gradient must be a tensor, a number or a list of numbers of the output's shape: {error}.") from None
+    return to_plain(seed, limit=None)
 
 
 def _check_names(fn, leaves: dict[str, torch.Tensor]) -> None:

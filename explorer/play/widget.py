@@ -166,18 +166,18 @@ class Widget(anywidget.AnyWidget):
 
 def widget(fn: Callable[..., torch.Tensor], params: Mapping[str, Any] | torch.nn.Module | None = None,
            calls: int = 0, zero: str | None = None, name: str = "f", title: str | None = None,
-           expand: bool = False) -> Widget:
+           expand: bool = False, gradient: Any = None) -> Widget:
     """The player with the app's buttons, live in a notebook: each click is a real call in the kernel.
 
     `fn` and `params` are as for explorer.animate (numbers become new leaves; tensors that require
     grad are used as they are, so their .grad changes for real). `calls` backward calls are made
     first (with `zero` between them), none by default: the widget then shows the graph until a
-    button or `w.backward()` makes one.
+    button or `w.backward()` makes one. `gradient` seeds each call, as `f.backward(gradient=v)` does.
     """
     zeroing(zero)
     if isinstance(calls, bool) or not isinstance(calls, int) or calls < 0:
         raise ExplorerError(f"The number of calls must be a whole number, 0 or more, not {calls!r}.")
-    calls_made = new_session(fn, params, name)
+    calls_made = new_session(fn, params, name, gradient)
     if calls:
         repeat_calls(calls_made, calls, zero)
     return Widget(calls_made, title or title_of(fn), expand)
