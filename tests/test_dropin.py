@@ -14,7 +14,7 @@ import torchviz
 from torch import nn
 
 import explorer
-from explorer.core.graph import ACCUMULATE, LEAF, LEAF_EDGE, OP, OUTPUT, SAVED, trace_outputs
+from explorer.core.graph import ACCUMULATE, BASE, LEAF, LEAF_EDGE, OP, OUTPUT, SAVED, trace_outputs
 from explorer.errors import ExplorerError
 
 
@@ -45,7 +45,28 @@ def double_backprop():
     return (dy_dx, x, y), {"x": x}
 
 
-EXAMPLES = {"mlp": mlp, "lstm-cell": lstm_cell, "double-backprop": double_backprop}
+def slice_of_a_product():
+    """An output that is a view of a computed tensor: torchviz draws the base, its graph, a dotted line."""
+    w = torch.tensor([1.0, -2.0, 3.0, 0.5], requires_grad=True)
+    return (w * 2)[1:3], {"w": w}
+
+
+def transpose_of_a_leaf():
+    """A view of a leaf: the base is the leaf's own node, tied to the output by the dotted line."""
+    x = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], requires_grad=True)
+    return x.t(), {"x": x}
+
+
+def a_view_and_its_base():
+    """Both drawn as outputs: the base is one node, the output it is."""
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    y = x.exp()
+    return (y, y[0]), {"x": x}
+
+
+EXAMPLES = {"mlp": mlp, "lstm-cell": lstm_cell, "double-backprop": double_backprop,
+            "slice-of-a-product": slice_of_a_product, "transpose-of-a-leaf": transpose_of_a_leaf,
+            "a-view-and-its-base": a_view_and_its_base}
 
 
 def torchviz_sets(digraph: graphviz.Digraph):
@@ -60,10 +81,12 @@ def explorer_sets(digraph: graphviz.Digraph, var, params):
     """The explorer's nodes and edges in torchviz's terms: each node as the id() of the object behind it
     (the same trace gives the same n0, n1, ... ids), each arrow back in torchviz's (forward) direction."""
     outputs = list(var) if isinstance(var, tuple) else [var]
-    graph, live = trace_outputs(outputs, params, ["output"] * len(outputs))
+    graph, live = trace_outputs(outputs, params, ["output"] * len(outputs), bases=True)
     accumulator_of = {edge.src: edge.dst for edge in graph.edges if edge.kind == LEAF_EDGE}
     outputs_left = iter(out for out in outputs if all(out is not live[fn].variable
                                                      for fn in accumulator_of.values()))
+    drawn_already = {id(out) for out in outputs} | {id(live[fn].variable) for fn in accumulator_of.values()}
+    bases_left = iter(out._base for out in outputs if out._is_view() and id(out._base) not in drawn_already)
     behind = {}
     for node in graph.nodes:
         if node.kind in (OP, ACCUMULATE):
@@ -72,6 +95,8 @@ def explorer_sets(digraph: graphviz.Digraph, var, params):
             behind[node.id] = str(id(live[accumulator_of[node.id]].variable))
         elif node.kind == OUTPUT:
             behind[node.id] = str(id(next(outputs_left)))
+        elif node.kind == BASE:  # the bases are added after every output, in the outputs' order
+            behind[node.id] = str(id(next(bases_left)))
     source = digraph.source
     drawn = set(re.findall(r"(?m)^  (n\d+) \[", source))
     edges = Counter()
@@ -145,3 +170,11 @@ def test_bad_input_is_one_line():
         explorer.make_dot((torch.ones(1, requires_grad=True) * 2, "h"))
     with pytest.raises(ExplorerError, match="'w' is a int"):
         explorer.make_dot(torch.ones(1, requires_grad=True) * 2, params={"w": 3})
+
+
+def test_a_views_base_is_torchvizs_darker_green_tied_by_a_dotted_line():
+    var, params = slice_of_a_product()
+    source = explorer.make_dot(var, params=params).source
+    base = re.search(r'(?m)^  (n\d+) \[id="\1" label="base\\n\(4\)\\n= \[2, -4, 6, 1\]" fillcolor="#a2cd5a"', source)
+    assert base, source  # w * 2 at w = [1, -2, 3, 0.5], as PyTorch computed it
+    assert re.search(rf'(?m)^  n0 -> {base[1]} \[.*class="edge-view" dir="none" style="dotted"\]', source)

@@ -26,9 +26,13 @@ SAVED_PREFIX = "_saved_"
 
 # Node kinds, in the legend's words (see legend.py for their colours).
 OUTPUT, OP, ACCUMULATE, LEAF, SAVED = "output", "op", "accumulate", "leaf", "saved"
+# The base of an output that is a view (y[1:3] of y), which torchviz's make_dot draws too; only
+# make_dot asks for it (trace_outputs(bases=True)), so the app's pictures never hold one.
+BASE = "base"
 # Edge kinds: an op's input (drawn from the input towards the op, the forward direction),
 # a leaf into its AccumulateGrad, the output's grad_fn into the output, an op to a tensor it saved.
 INPUT, LEAF_EDGE, OUTPUT_EDGE, SAVED_EDGE = "input", "leaf", "output", "saved"
+VIEW_EDGE = "view"  # a base to the output that is a view of it: torchviz's dotted line
 
 
 @dataclass(frozen=True)
@@ -116,12 +120,18 @@ def trace(output: torch.Tensor, params: dict[str, torch.Tensor], output_name: st
     return trace_outputs([output], params, [output_name])
 
 
-def trace_outputs(outputs, params: dict[str, torch.Tensor], names) -> tuple[Graph, dict[str, Any]]:
+def trace_outputs(outputs, params: dict[str, torch.Tensor], names, bases: bool = False) -> tuple[Graph, dict[str, Any]]:
     """The graph behind several outputs at once (torchviz's make_dot((h, c))), drawn together: their
     backward nodes are shared, and an output that is a leaf of the graph is that leaf's node. An
-    output autograd recorded nothing for is a node alone. Graph.output is the first output's node."""
+    output autograd recorded nothing for is a node alone. Graph.output is the first output's node.
+    `bases`: an output that is a view gets its base too, with the base's own graph, as torchviz draws it."""
     names_by_tensor = {id(t): name for name, t in params.items()}
-    order = list(_depth_first([out.grad_fn for out in outputs if out.grad_fn is not None]))
+    views = [out for out in outputs if bases and out._is_view() and out._base is not None]
+    base_of = {id(view): view._base for view in views}
+    roots = []
+    for out in outputs:  # torchviz's order: an output's graph, then its base's
+        roots += [tensor.grad_fn for tensor in (out, base_of.get(id(out))) if tensor is not None and tensor.grad_fn is not None]
+    order = list(_depth_first(roots))
     reached_leaves = {id(fn.variable) for fn in order if hasattr(fn, "variable")}
     builder = _Builder()
     output_ids = {id(out): builder.add(OUTPUT, name, out) for out, name in zip(outputs, names)
@@ -149,6 +159,14 @@ def trace_outputs(outputs, params: dict[str, torch.Tensor], names) -> tuple[Grap
     for out in outputs:
         if out.grad_fn is not None:
             builder.edge(fn_ids[out.grad_fn], output_ids[id(out)], OUTPUT_EDGE)
+    for view in views:
+        base = view._base
+        base_id = output_ids.get(id(base)) or builder.leaf_ids.get(id(base))  # drawn already: torchviz's one node
+        if base_id is None:
+            base_id = output_ids[id(base)] = builder.add(BASE, names_by_tensor.get(id(base), "base"), base)
+            if base.grad_fn is not None:
+                builder.edge(fn_ids[base.grad_fn], base_id, OUTPUT_EDGE)
+        builder.edge(base_id, output_ids.get(id(view)) or builder.leaf_ids[id(view)], VIEW_EDGE)
     builder.link_saved(output_ids)
     first = outputs[0]
     return Graph(builder.nodes, builder.edges, output_ids.get(id(first)) or builder.leaf_ids[id(first)]), live

@@ -11,9 +11,9 @@ Jupyter's display work as before), the same nodes and edges as torchviz draws fo
 - no recursion (the walk is a loop: torchviz's RecursionError at about 330 steps of three ops does
   not happen), and a leaf feeding many ops is drawn once plus a small copy at each further use,
   which dot lays out in milliseconds rather than minutes;
-- arrows point the way the gradient travels (the output at the top), as in every explorer picture.
-
-Not drawn yet: the dark-green base of an output that is a view (torchviz's dotted edge).
+- arrows point the way the gradient travels (the output at the top), as in every explorer picture;
+- an output that is a view (y[1:3], x.t()) is tied to its base by a dotted line, the base drawn in
+  torchviz's darker green with its own graph, as torchviz draws it.
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ def make_dot(var, params=None, show_attrs=False, show_saved=False, max_attr_char
     for name, tensor in params.items():
         if not isinstance(tensor, torch.Tensor):
             raise ExplorerError(f"params maps names to tensors, but {name!r} is a {type(tensor).__name__}.")
-    graph, _ = trace_outputs(outputs, params, _output_names(outputs, params, isinstance(var, (tuple, list))))
+    graph, _ = trace_outputs(outputs, params, _output_names(outputs, params, isinstance(var, (tuple, list))),
+                             bases=True)
     graph = _shown(graph, show_attrs, show_saved, max(int(max_attr_chars), 3))
     return _digraph(to_dot(graph))
 

@@ -31,6 +31,7 @@ class Palette:
     gradient: str  # gradient values on edges and the edges they travel
     done: str  # border of nodes that already ran
     warning: str  # what went wrong on the graph: a node whose saved tensor changed, an edge a hook changed
+    base: str = "#a2cd5a"  # the base of an output that is a view (make_dot only): torchviz's darkolivegreen3
 
 
 LIGHT = Palette(
@@ -133,7 +134,7 @@ KIND_LABELS = {
 
 
 def fill_for(kind: str, palette: Palette = LIGHT) -> str:
-    return {"leaf": palette.leaf, "saved": palette.saved, "output": palette.output}.get(kind, palette.op)
+    return {"leaf": palette.leaf, "saved": palette.saved, "output": palette.output, "base": palette.base}.get(kind, palette.op)
 
 
 def legend_items(palette: Palette = LIGHT) -> list[tuple[str, str, str | None]]:

@@ -21,7 +21,8 @@ import subprocess
 from explorer.core.backward import BackwardPass, ChangedOnTheWay, hooked_edges
 from explorer.drawing.collapse import GraphView
 from explorer.errors import ExplorerError
-from explorer.core.graph import ACCUMULATE, INPUT, LEAF, LEAF_EDGE, OUTPUT, OUTPUT_EDGE, SAVED, SAVED_EDGE, Edge, Graph, Node
+from explorer.core.graph import (ACCUMULATE, BASE, INPUT, LEAF, LEAF_EDGE, OUTPUT, OUTPUT_EDGE, SAVED, SAVED_EDGE,
+                                 VIEW_EDGE, Edge, Graph, Node)
 from explorer.drawing.legend import DEFAULT_LOOK, Look, Palette, fill_for
 from explorer.values import format_number
 
@@ -39,7 +40,7 @@ def node_label(node: Node, grad=None, show_grad: bool = False, same_as: str | No
 
     `same_as` names the leaf a saved tensor is (x**2 saves x itself), which torchviz cannot show.
     """
-    if node.kind in (LEAF, SAVED, OUTPUT):
+    if node.kind in (LEAF, SAVED, OUTPUT, BASE):
         lines = [node.name or "(unnamed leaf)", _shape_text(node.shape)]
         if node.value is not None:
             lines.append("= " + format_number(node.value))
@@ -139,6 +140,8 @@ def to_dot(graph: Graph, backward: BackwardPass | None = None, look: Look = DEFA
             attrs["weight"] = "4"  # heavier main edges keep the chain straight; reference edges bend instead
         if edge.kind == SAVED_EDGE:
             attrs.update({"dir": "none", "style": "dashed", "color": palette.saved})
+        if edge.kind == VIEW_EDGE:  # shared memory, not a step of the gradient: no arrowhead
+            attrs.update({"dir": "none", "style": "dotted"})
         if edge.kind == INPUT and (edge.dst, edge.slot) in sent_along:
             attrs["label"] = " " + format_number(sent_along[(edge.dst, edge.slot)])
             change = hooked.get((edge.dst, edge.src))

@@ -1,8 +1,8 @@
 """Every press is one real call: quick clicks on the action buttons are all applied, once, in order
 (the press log, explorer/ui/presses.py), and a reload replays exactly those calls.
 
-Each gap gets ten trials of three clicks. The first clicks straight after the page's first run, when
-the press counter's code may still be loading (the case that lost clicks most); the other nine
+Each gap gets four trials of three clicks. The first clicks straight after the page's first run, when
+the press counter's code may still be loading (the case that lost clicks most); the other three
 follow a "Start over" on the same page, which is what a student's next attempt looks like.
 """
 
@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 
 from browser_support import metric, new_page, wait_for_app
 
-TRIALS = 10
+TRIALS = 4
 CALL, ZERO, START_OVER = "Call .backward()", ".grad.zero_()", "Start over"
 
 
