@@ -236,3 +236,16 @@ def test_nan_from_inf_minus_inf_is_no_hook():
     session = BackwardSession(lambda x: torch.sqrt(x) - torch.sqrt(x), {"x": 0.0})
     session.backward()
     assert not any("hook" in line for frame in build_animation(session).frames for line in frame.lines)
+
+
+def test_a_broadcast_sum_float32_rounded_is_told_in_words_only():
+    from explorer.play.broadcast import reduction_line
+
+    b = torch.tensor([0.0], requires_grad=True)
+    grad = torch.tensor([16777216.0, 1.0])
+    (summed,) = torch.autograd.grad(b + torch.zeros(2), b, grad)  # b broadcast over 2: its gradient is a sum
+    assert summed.item() == 16777216.0  # float32 lost the 1
+    line = reduction_line(grad.tolist(), summed.tolist())
+    assert line.startswith("summed over dimension 0") and "+" not in line
+    exact = reduction_line([[1.0, 2.0], [3.0, 4.0]], [[3.0], [7.0]])
+    assert exact.endswith(": 1 + 2 = 3, 3 + 4 = 7") and violations(exact) == []
