@@ -13,6 +13,7 @@ it: the two edges' gradients leave two different nodes, one sum arrives.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -55,6 +56,8 @@ class BackwardEvent:
         arrived = self.grads_in[0] if len(self.grads_in) == 1 else None
         if not isinstance(arrived, float) or abs(arrived) < FLOAT32_SMALLEST_NORMAL:
             return None  # a ratio of subnormal float32 numbers is mostly rounding, not a derivative
+        if not math.isfinite(arrived):
+            return None  # x ÷ inf is 0 or NaN whatever the op did: inf × that is no product of the node's
         return tuple(g.value / arrived if isinstance(g.value, float) else None for g in self.grads_out)
 
     def to_dict(self) -> dict:
@@ -196,9 +199,22 @@ def changed_on_the_way(record: BackwardPass) -> list[ChangedOnTheWay]:
             continue
         total = sum(sent[event.node])
         arrived = torch.tensor(event.grads_in[0], dtype=torch.float64)
-        if not torch.allclose(total, arrived, rtol=1e-6, atol=0):
+        if not _summed_to(sent[event.node], total, arrived):
             changed.append(ChangedOnTheWay(event.node, tuple(sources[event.node]), to_plain(total), event.grads_in[0]))
     return changed
+
+
+def _summed_to(parts: list[torch.Tensor], total: torch.Tensor, arrived: torch.Tensor) -> bool:
+    """Whether `arrived` is the engine's sum of `parts`: close to the exact sum, or its float32 sum (a sum
+    float32 rounds: 16777216 + 1, or two numbers near 3e38 that overflow to inf). NaN is NaN."""
+    if total.shape != arrived.shape:
+        return False
+    if torch.allclose(total, arrived, rtol=1e-6, atol=0, equal_nan=True):
+        return True
+    in_float32 = parts[0].float()
+    for part in parts[1:]:
+        in_float32 = in_float32 + part.float()
+    return bool(torch.allclose(in_float32.double(), arrived, rtol=0, atol=0, equal_nan=True))
 
 
 def hooked_edges(record: BackwardPass) -> dict[tuple[str, str], ChangedOnTheWay]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from explorer.play.captions import factor, value_text
+from explorer.play.captions import exact_sum, factor, shows_as, value_text
 
 MAX_SHOWN_SUMS = 4  # element sums written out, each of at most this many terms; beyond that, words only
 
@@ -33,7 +33,10 @@ def reduction_line(arrived: Any, sent: Any) -> str | None:
     dims = [*range(lead), *(lead + i for i, (n, m) in enumerate(zip(small.shape, big.shape[lead:])) if n == 1 and m != 1)]
     words = (f"summed over dimension{'s' if len(dims) > 1 else ''} {', '.join(map(str, dims))} from shape "
              f"{_shape(big.shape)} to {_shape(small.shape)}, the shape of the tensor that was broadcast")
-    if len(groups) <= MAX_SHOWN_SUMS and all(len(parts) <= MAX_SHOWN_SUMS for parts in groups.values()):
+    # The sums are written only where they hold as printed: a float32 sum that rounded visibly (16777216 + 1)
+    # would be false arithmetic, and the words above say what happened without it.
+    if len(groups) <= MAX_SHOWN_SUMS and all(len(parts) <= MAX_SHOWN_SUMS for parts in groups.values()) \
+            and all(shows_as(exact_sum(parts), small[target].item()) for target, parts in groups.items()):
         sums = [" + ".join(factor(p) for p in parts) + f" = {value_text(small[target].item())}"
                 for target, parts in groups.items()]
         words += ": " + ", ".join(sums)

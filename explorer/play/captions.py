@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import torch
+
 from explorer.core.backward import BackwardPass
 from explorer.core.graph import ACCUMULATE, INPUT, LEAF_EDGE, OP, SAVED, SAVED_EDGE, Graph
 from explorer.values import format_number
@@ -93,11 +95,17 @@ class NodeNames:
             exponent = dict(node.attrs).get("exponent")
             base = self.saved(op_id, "self")
             if exponent is not None and base is not None:
-                return f"local derivative {power_rule(exponent, *base)} = {value}"
+                return f"local derivative {power_rule(exponent, *base, local=local, dtype=node.dtype)}"
         if op_name.startswith("MulBackward"):
             other = self.saved(op_id, "other" if slot == 0 else "self")
             who = f" {other[0]}" if other and other[0] != "input" else ""
-            return f"local derivative = the other factor{who} = {value}"
+            # float32 may round the product (overflow to inf, a subnormal result): then sent ÷ arrived is not
+            # the factor, and calling it so would be false.
+            if other is None or not isinstance(other[1], float) or shows_as(other[1], local):
+                return f"local derivative = the other factor{who} = {value}"
+        if is_custom(op_name):
+            return (f"local derivative {value} (sent ÷ arrived: the backward of a custom autograd.Function, "
+                    "code of its own, computed what it sends)")
         if op_name.startswith("AddBackward"):
             return f"local derivative {value} (a sum passes the gradient on)"
         if op_name.startswith("SubBackward"):
@@ -119,12 +127,23 @@ def seed_lines(output_name: str, seed_text: str, first: str, given: bool = False
             f"it goes to {first}, the node that made {output_name}")
 
 
-def arrived_line(arrived, parts: list[Any]) -> str:
-    """What arrives at a node; the sum when several paths' gradients met in the engine's buffer."""
+def arrived_line(arrived, parts: list[Any], dtype: str | None = None) -> str:
+    """What arrives at a node; the sum when several paths' gradients met in the engine's buffer.
+
+    A tensor hook runs on what the buffer holds (one path's gradient, or the sum of all of them) before
+    the node gets it, and float32 may round the sum: the words then say so, never "a + b = c" for a c
+    that is not a + b."""
     text = value_text(arrived)
+    if len(parts) == 1 and _numeric(parts[0]) and _numeric(arrived) and not _same(parts[0], arrived):
+        return f"{text} arrives (a hook on the tensor before this node made it from {value_text(parts[0])})"
     if len(parts) > 1 and all(isinstance(p, float) for p in parts):
-        summed = " + ".join(factor(p) for p in parts)
-        return f"{summed} = {text} arrives (the engine adds the gradients of its {len(parts)} paths)"
+        paths = f"the engine adds the gradients of its {len(parts)} paths"
+        if shows_as(exact_sum(parts), arrived):
+            return f"{sum_text(parts, arrived, dtype)} arrives ({paths})"
+        if _same(rounded_sum(parts, dtype), arrived):
+            return f"{sum_text(parts, arrived, dtype)}, which arrives ({paths})"
+        return (f"{sum_text(parts, rounded_sum(parts, dtype), dtype)} ({paths}); a hook on the tensor "
+                f"made it {text}, which arrives")
     return f"{text} arrives"
 
 
@@ -139,19 +158,35 @@ def send_line(sent_text: str, target: str, rule: str | None = None, arrived=None
     return f"{rule}; sends {factor(arrived)} × {factor(local)} = {sent_text} to {target}"
 
 
-def hook_line(arrived) -> str:
-    """Said after a send whose gradient a tensor hook replaced before it arrived (backward.hooked_edges)."""
+def hook_line(arrived, summed=None, gradients: int = 1) -> str:
+    """Said after a send whose gradient a tensor hook replaced before it arrived (backward.hooked_edges).
+    With several gradients sent there the hook ran once, on their sum (`summed`)."""
+    if gradients > 1 and summed is not None:
+        return (f"; a hook on the tensor between replaced the sum of the {gradients} gradients sent there, "
+                f"{value_text(summed)}, so {value_text(arrived)} arrives instead")
     return f"; a hook on the tensor between replaced it, so {value_text(arrived)} arrives instead"
 
 
-def accumulate_lines(leaf_name: str, arrived_text: str, before, arrived, after) -> tuple[str, ...]:
-    """At AccumulateGrad: what arrived, .grad before → after, and the sum that makes it."""
+def accumulate_lines(leaf_name: str, arrived_text: str, before, arrived, after,
+                     dtype: str | None = None) -> tuple[str, ...]:
+    """At AccumulateGrad: what arrived, .grad before → after, and the sum that makes it.
+
+    A post-accumulate-grad hook runs after the sum and may change .grad: then the sum is written with
+    what AccumulateGrad made of it, and the hook's change after it."""
     change = change_text(before, after)
+    numeric = _numeric(arrived) and _numeric(after) and (before is None or _numeric(before))
+    made = arrived if before is None else rounded_sum([before, arrived], dtype) if numeric else after
     if before is None:
-        rule = f"{leaf_name} had no .grad yet, so .grad becomes {format_number(after)}"
-    else:
+        rule = f"{leaf_name} had no .grad yet, so .grad becomes {format_number(made)}"
+    elif numeric:
+        rounded = not shows_as(exact_sum([before, arrived]), made)  # then sum_text gives its reason in brackets
+        rule = f"{sum_text([before, arrived], made, dtype)}{'; ' if rounded else ' ('}.backward() adds to .grad, " \
+               f"it never overwrites it{'' if rounded else ')'}"
+    else:  # a tensor too big to record: its shape is known, not its numbers
         rule = (f"{value_text(before)} + {factor(arrived)} = {value_text(after)} "
                 "(.backward() adds to .grad, it never overwrites it)")
+    if numeric and not _same(made, after):
+        rule += f"; then a post-accumulate-grad hook on {leaf_name} made it {format_number(after)}"
     return f"{arrived_text} for {leaf_name}", f"{leaf_name}.grad {change}", rule
 
 
@@ -188,12 +223,15 @@ def factor(value) -> str:
     return f"({text})" if text.startswith("-") else text
 
 
-def power_rule(exponent: str, base_name: str, base_value) -> str:
-    """d/du u**e = e·u^(e−1), written with the recorded exponent and saved value: 2·x = 2·3."""
+def power_rule(exponent: str, base_name: str, base_value, local=None, dtype: str | None = None) -> str:
+    """d/du u**e = e·u^(e−1), written with the recorded exponent and saved value: 2·x = 2·3.
+
+    With `local`, the recorded local derivative, the chain ends "= local" when e·v^(e−1) of the printed
+    numbers is that number; where float32 rounded it (a subnormal or overflowing result) it says so."""
     try:
         e = float(exponent)
     except ValueError:
-        return f"{exponent}·{base_name}^({exponent}−1)"
+        return _ending(f"{exponent}·{base_name}^({exponent}−1)", local)
     shown = format_number(e)
     if e == 2:
         formula, numbers = f"2·{base_name}", f"2·{factor(base_value)}"
@@ -203,5 +241,102 @@ def power_rule(exponent: str, base_name: str, base_value) -> str:
     else:
         formula, numbers = f"{shown}·{base_name}^({shown}−1)", ""
     if base_value is None or isinstance(base_value, list) or not numbers:
-        return formula
-    return f"{formula} = {numbers}"
+        return _ending(formula, local)
+    if local is None:
+        return f"{formula} = {numbers}"
+    if shows_as(_power_derivative(e, base_value), local):
+        return f"{formula} = {numbers} = {format_number(local)}"
+    return (f"{formula} at {base_name} = {format_number(base_value)} comes out as {format_number(local)} "
+            f"({rounding_reason(local, dtype)})")
+
+
+def _ending(formula: str, local) -> str:
+    return formula if local is None else f"{formula} = {format_number(local)}"
+
+
+def _power_derivative(e: float, base: float) -> float:
+    """e·base^(e−1) in float64: what the power rule gives without float32's rounding."""
+    try:
+        return e * base ** (e - 1)
+    except (ZeroDivisionError, OverflowError):
+        return math.inf
+
+
+def is_custom(op_name: str) -> bool:
+    """A custom autograd.Function's node: PyTorch names it after the class (CubeBackward), while its own
+    nodes carry a number (MulBackward0)."""
+    return op_name.endswith("Backward") and op_name != "Backward"
+
+
+# -- arithmetic that holds as printed -----------------------------------------------------------
+# Numbers are printed to 4 significant digits, so a caption may write "a + b = c" only when the
+# exact a + b of the recorded numbers prints as c does: then the printed equation holds for the
+# printed numbers too (each is within half a unit of its last digit of what it stands for). A sum
+# PyTorch rounded in float32 beyond that (16777216 + 1 stays 16777216) is said to round instead.
+def shows_as(value, result) -> bool:
+    return format_number(value) == format_number(result)
+
+
+def exact_sum(terms: list[Any]):
+    """The sum of recorded numbers (or same-shape lists) in float64, where float32's sums are exact."""
+    return _plain(sum(torch.tensor(term, dtype=torch.float64) for term in terms))
+
+
+def rounded_sum(terms: list[Any], dtype: str | None = None):
+    """The sum as PyTorch makes it, term by term in the tensors' dtype (float32 unless said)."""
+    kind = _torch_dtype(dtype)
+    total = torch.tensor(terms[0], dtype=kind)
+    for term in terms[1:]:
+        total = total + torch.tensor(term, dtype=kind)
+    return _plain(total)
+
+
+def sum_text(terms: list[Any], result, dtype: str | None = None) -> str:
+    """"a + b = c" when it holds as printed, else "a + b rounds to c (why)": c is then the dtype's rounding."""
+    summed = " + ".join([value_text(terms[0]), *(factor(term) for term in terms[1:])])
+    if shows_as(exact_sum(terms), result):
+        return f"{summed} = {value_text(result)}"
+    return f"{summed} rounds to {value_text(result)} ({rounding_reason(result, dtype)})"
+
+
+def rounding_reason(result, dtype: str | None = None) -> str:
+    """Why `result` is not the exact arithmetic: the dtype's range ends, or its digits do."""
+    info, name = torch.finfo(_torch_dtype(dtype)), _dtype_name(dtype)
+    values = [v for v in _flat(result) if isinstance(v, float)]
+    if any(math.isinf(v) for v in values):
+        return f"{name}'s largest number is about {info.max:.2g}"
+    if any(v != 0 and abs(v) < info.tiny for v in values) or all(v == 0 for v in values):
+        return f"{name} holds numbers below about {info.tiny:.2g} only roughly"
+    return f"{name} keeps about {round(-math.log10(info.eps))} significant digits"
+
+
+def _torch_dtype(dtype: str | None) -> torch.dtype:
+    kind = getattr(torch, dtype, None) if dtype else None
+    return kind if isinstance(kind, torch.dtype) and kind.is_floating_point else torch.float32
+
+
+def _dtype_name(dtype: str | None) -> str:
+    return str(_torch_dtype(dtype)).removeprefix("torch.")
+
+
+def _plain(tensor: torch.Tensor):
+    return tensor.item() if tensor.dim() == 0 else tensor.tolist()
+
+
+def _flat(value) -> list:
+    return [x for item in value for x in _flat(item)] if isinstance(value, list) else [value]
+
+
+def _numeric(value) -> bool:
+    """A recorded number or list of numbers (not None, not a big tensor's shape in words)."""
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in _flat(value)) \
+        if isinstance(value, (list, float, int)) else False
+
+
+def _same(a, b) -> bool:
+    """Equal numbers or lists, NaN equal to NaN: what was sent is what arrived."""
+    if not (_numeric(a) and _numeric(b)):
+        return False
+    left, right = torch.tensor(a, dtype=torch.float64), torch.tensor(b, dtype=torch.float64)
+    return left.shape == right.shape and bool(torch.equal(left.isnan(), right.isnan())) and \
+        bool((left[~left.isnan()] == right[~right.isnan()]).all())

@@ -300,7 +300,9 @@ class _Steps:
 
     def event(self, event: BackwardEvent) -> Frame:
         arrived = event.grads_in[0] if len(event.grads_in) == 1 else list(event.grads_in)
-        arrived_line = captions.arrived_line(arrived, self.received.get(event.node, []))
+        # What was sent to a node with several outputs went to different ones of them: no sum to write.
+        parts = self.received.get(event.node, []) if len(event.grads_in) == 1 else []
+        arrived_line = captions.arrived_line(arrived, parts, self._dtype(event))
         if event.leaf is not None:
             return self._accumulate(event, arrived, arrived_line)
         edges, sends = [], []
@@ -344,7 +346,7 @@ class _Steps:
         change = self.hooked.get((event.node, sent.to))
         edge_id = self.edge_of.get((event.node, sent.slot))
         edge = LitEdge(edge_id, hook_label(text, change) if change else text, sent.value) if edge_id else None
-        hook = captions.hook_line(change.arrived) if change else ""
+        hook = captions.hook_line(change.arrived, change.sent, len(change.sources)) if change else ""
         local = event.local_derivative[position] if event.local_derivative else None
         if local is None:
             reduced = reduction_line(event.grads_in[0] if event.grads_in else None, sent.value)
@@ -355,7 +357,7 @@ class _Steps:
     def _accumulate(self, event: BackwardEvent, arrived, arrived_line: str) -> Frame:
         leaf = self.graph.node(event.leaf)
         before, after = event.grad_before, event.grad_after
-        lines = captions.accumulate_lines(leaf.name, arrived_line, before, arrived, after)
+        lines = captions.accumulate_lines(leaf.name, arrived_line, before, arrived, after, leaf.dtype)
         edges = (LitEdge(self.leaf_edge_of[event.node]),) if event.node in self.leaf_edge_of else ()
         change = GradChange(leaf.id, leaf.name, before, arrived, after, captions.change_text(before, after))
         node = self.at(event.node)
@@ -364,6 +366,11 @@ class _Steps:
                      leaf_grads={leaf.id: format_number(after)}, events=(event.step,), change=change)
 
     # -- lookups --
+    def _dtype(self, event: BackwardEvent) -> str | None:
+        """The dtype gradients have at this node: its leaf's at an AccumulateGrad, else the output's."""
+        node = self.graph.node(event.leaf) if event.leaf is not None else self.graph.node(self.graph.output)
+        return node.dtype
+
     def _leaf_grad_before(self, leaf) -> Any:
         event = next((e for e in self.record.events if e.leaf == leaf.id), None)
         return event.grad_before if event else self.record.grads_before.get(leaf.name)
