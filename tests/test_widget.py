@@ -14,6 +14,7 @@ import explorer
 from explorer.core.buttons import BUTTONS, press, start_over
 from explorer.core.calls import BackwardSession
 from explorer.errors import ExplorerError, GraphFreedError
+from explorer.drawing.legend import DARK, LIGHT
 from explorer.play.widget import Widget
 
 TOL = dict(rtol=1e-6, atol=1e-6)
@@ -207,3 +208,18 @@ def test_the_readme_widget_example_runs():
     assert w.status == "x.grad = 12 (after 2 backward calls)"
     exec(compile("\n".join(lines[grads_line:]), "README.md", "exec"), names)  # noqa: S102
     assert names["x"].grad is None
+
+
+def test_a_dark_notebook_gets_the_picture_in_the_dark_look_with_the_same_calls():
+    w = explorer.widget(square, {"x": 3.0})
+    w.dark = True  # what widget.mjs sets when the notebook's theme is dark
+    assert DARK.background in w.graph_svg and LIGHT.background not in w.graph_svg  # the graph before any call
+    click(w, "backward", 1)
+    click(w, "backward", 2)
+    dark_story = w.animation["story"]
+    assert w.animation["dark"] and w.animation["palette"]["background"] == DARK.background
+    w.dark = False
+    assert not w.animation["dark"] and w.animation["palette"]["background"] == LIGHT.background
+    assert w.animation["story"] == dark_story  # the same calls: the player keeps its step in the new look
+    assert w.grads == {"x": 2 * autograd_grad(square, 3.0)}
+    assert not w.animation["autoplay"]  # a new look is not a new call

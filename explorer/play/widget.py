@@ -28,6 +28,7 @@ from explorer.core.buttons import AGAIN, BACKWARD, BUTTONS, CALLS, LABELS, NONE,
 from explorer.core.calls import BackwardSession, repeat_calls
 from explorer.drawing.diagram import Diagram, diagram_of_pass
 from explorer.drawing.layout import lay_out
+from explorer.drawing.legend import DEFAULT_LOOK, Look, look_for
 from explorer.drawing.svg import scalable_svg
 from explorer.errors import ExplorerError
 from explorer.play.flow import session as new_session, title_of
@@ -56,6 +57,8 @@ class Widget(anywidget.AnyWidget):
     status = traitlets.Unicode("").tag(sync=True)  # every leaf's .grad, as text
     message = traitlets.Unicode("").tag(sync=True)  # the last press's refusal or error, "" if none
     applied = traitlets.Dict().tag(sync=True)  # view token -> the number of its last press applied
+    # The notebook's theme, as the browser reports it (widget.mjs): the picture is drawn to match.
+    dark = traitlets.Bool(False).tag(sync=True)
 
     def __init__(self, calls_made: BackwardSession, title: str, expand: bool = False):
         super().__init__(title=title)
@@ -123,27 +126,33 @@ class Widget(anywidget.AnyWidget):
             self._show(new_call=name in CALLS and not self.message)
 
     # -- the picture ----------------------------------------------------------------------------
+    @traitlets.observe("dark")
+    def _theme_changed(self, _change) -> None:
+        self._show(new_call=False)  # the same story in another look: the player keeps its step
+
     def _show(self, new_call: bool) -> None:
         calls_made = self._session
+        look = look_for(dark=self.dark)
         if calls_made.passes:
-            data = build_animation(calls_made, expand=self._expand).to_dict()
+            data = build_animation(calls_made, look=look, expand=self._expand).to_dict()
             data["autoplay"] = new_call  # a new call's player plays once by itself (player.js)
             self.animation, self.graph_svg = data, ""
         else:
-            diagram = self._static()
+            diagram = self._static(look)
             self.animation = {}
             self.graph_svg = scalable_svg(diagram.drawing.svg, diagram.graph) if diagram.drawing.svg else ""
         calls = sum(entry.is_backward for entry in calls_made.history)
         grads = ", ".join(f"{leaf}.grad = {format_number(value)}" for leaf, value in calls_made.grads().items())
         self.status = f"{grads} (after {calls} backward call{'' if calls == 1 else 's'})"
 
-    def _static(self) -> Diagram:
-        """The state drawn without JavaScript: the last call's pass, or the graph before any call."""
+    def _static(self, look: Look = DEFAULT_LOOK) -> Diagram:
+        """The state drawn without JavaScript: the last call's pass, or the graph before any call.
+        A saved notebook keeps it in the default (light) look: it is read on pages of any theme."""
         calls_made = self._session
         if calls_made.passes:
             return diagram_of_pass(calls_made.passes[-1], self._expand)
         graph = calls_made.graph()
-        return Diagram(graph, lay_out(graph, expand=self._expand))
+        return Diagram(graph, lay_out(graph, look=look, expand=self._expand))
 
     def _repr_mimebundle_(self, **kwargs):
         """The live widget, plus the static picture for a front end that has no widget manager or no

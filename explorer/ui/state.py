@@ -94,6 +94,10 @@ html { font-size: 22px; }
   white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
 }
 [data-testid^="stBaseButton"] { height: auto !important; }
+/* The first screen belongs to the lesson: less of Streamlit's empty top (6rem), a smaller page title
+   (2.75rem), which the large root font made 132 px and 60 px. */
+[data-testid="stMainBlockContainer"] { padding-top: 4rem; }
+[data-testid="stMainBlockContainer"] h1 { font-size: 2.1rem; }
 </style>"""
 
 

@@ -5,7 +5,7 @@ import re
 import torch
 from playwright.sync_api import expect
 
-from browser_support import metric, screenshot, wait_for_app
+from browser_support import ARTIFACTS, metric, new_page, open_lesson, screenshot, the_player, wait_for_app
 from explorer.functions.lessons import get_lesson
 from explorer.ui.navigation import TITLES
 from explorer.values import format_number
@@ -85,3 +85,29 @@ def test_lecturer_mode_on_a_projector_cuts_no_label(page, server):
         "[data-testid^=stBaseButton] .stMarkdownEllipsis, [data-testid=stCheckbox] .stMarkdownEllipsis",
         "els => els.filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent)")
     assert cut == []  # "Backward again, same…" and "retain_graph=True (keep the saved values for anot…" were
+
+
+# The top of the player's graph lies in the upper half of the window (what a lecturer's room sees).
+GRAPH_IN_VIEW = """root => {
+    const box = root.querySelector('.agp-stage').getBoundingClientRect();
+    return box.top >= 0 && box.top < innerHeight / 2 && box.bottom > box.top + 100;
+}"""
+
+
+def test_in_lecturer_mode_a_call_brings_its_graph_into_view(browser, server):
+    """At 1920x1080 the lesson's text, code and buttons fill the first screen: the animation a click
+    starts must not play below the fold."""
+    page = new_page(browser, viewport=(1920, 1080))
+    open_lesson(page, server, "non-leaf-grad", "present=1")
+    button = page.get_by_role("button", name="Call .backward()")
+    button.scroll_into_view_if_needed()
+    before = page.locator("[data-testid='stImage']").first.bounding_box()  # the graph before any call
+    assert before["y"] > 1080 / 2, before  # below the middle of the screen, or further down
+    button.click()
+    player = the_player(page)
+    page.wait_for_function(GRAPH_IN_VIEW, arg=player.element_handle())
+    wait_for_app(page)
+    expect(metric(page, "x.grad")).to_have_text(format_number(autograd("non-leaf-grad", x=3.0)["x"]))
+    page.wait_for_function(GRAPH_IN_VIEW, arg=the_player(page).element_handle())  # the finished rerun leaves it there
+    page.screenshot(path=str(ARTIFACTS / "lecturer-1920-after-a-call.png"))
+    page.context.close()

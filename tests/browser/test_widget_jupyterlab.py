@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -24,6 +25,8 @@ CELLS = [
     "w = explorer.widget(lambda x: x ** 2, {'x': x})\nw",
     # PyTorch's own gradient of the same function at the same x, against what the clicks left
     "g, = torch.autograd.grad(x ** 2, x)\nprint(f'kernel x.grad={float(x.grad)} autograd={float(g)}')",
+    # The theme the browser reported to the kernel
+    "print(f'widget dark={w.dark}')",
 ]
 
 
@@ -122,3 +125,21 @@ def test_two_clicks_on_backward_are_two_real_calls(jupyterlab, page):
     _run_cell(page, 1)
     output = page.locator(".jp-Notebook .jp-Cell").nth(1).locator(".jp-OutputArea-output")
     expect(output).to_contain_text("kernel x.grad=12.0 autograd=6.0")
+
+    # JupyterLab's dark theme: the widget tells the kernel, which draws the picture dark.
+    player = widget.locator(".agp-root")
+    expect(player).not_to_have_class(re.compile(r"\bagp-dark\b"))
+    # The theme as a user picks it: JupyterLab's command palette (Ctrl+Shift+C), "Use Theme: JupyterLab Dark".
+    page.locator(".jp-Notebook").click(position={"x": 5, "y": 5})  # command mode: the keys are JupyterLab's
+    page.keyboard.press("Control+Shift+C")
+    palette = page.locator(".lm-CommandPalette-input")
+    palette.fill("JupyterLab Dark")
+    page.locator(".lm-CommandPalette-item", has_text="JupyterLab Dark").first.click()
+    expect(page.locator("body")).to_have_attribute("data-jp-theme-light", "false")
+    expect(player).to_have_class(re.compile(r"\bagp-dark\b"))
+    expect(player.locator(".agp-strip .agp-chips li .agp-value")).to_have_text(["6", "12"])  # the same calls
+    expect(page.locator("#jupyterlab-splash")).to_have_count(0)  # JupyterLab's own fade between themes
+    screenshot(page, "widget-jupyterlab-dark")
+    _run_cell(page, 2)
+    expect(page.locator(".jp-Notebook .jp-Cell").nth(2).locator(".jp-OutputArea-output")).to_contain_text(
+        "widget dark=True")

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
-import { AUTOPLAY_KEY, AutoplayChoice, PlayerSlot, fittedScale, isTextField, keyAction, shouldAutoplay } from "../../explorer/play/player/cursor.mjs";
+import { AUTOPLAY_KEY, AutoplayChoice, PlayerSlot, fittedScale, isTextField, keyAction, shouldAutoplay, shouldBringIntoView } from "../../explorer/play/player/cursor.mjs";
 
 // The little of an element keyAction reads.
 const element = (tagName, { type, role, editable = false } = {}) => ({
@@ -109,5 +109,25 @@ describe("fittedScale: readable before whole", () => {
   test("too small to read whole: fitted to the width when that is readable, else the smallest readable scale", () => {
     assert.equal(fittedScale({ fitW: 1.4, fitH: 0.5, cap: 1.6, minScale: 1 }), 1.4); // pan vertically
     assert.equal(fittedScale({ fitW: 0.6, fitH: 0.5, cap: 1.6, minScale: 1 }), 1); // pan both ways
+  });
+});
+
+describe("a new call's player comes into view", () => {
+  const base = { newCall: true, windowHeight: 1000 };
+  test("when its graph starts below the middle of the window, or is above it", () => {
+    assert.equal(shouldBringIntoView({ ...base, stageTop: 1200, stageBottom: 1800 }), true); // below the fold
+    assert.equal(shouldBringIntoView({ ...base, stageTop: 700, stageBottom: 1300 }), true); // mostly below
+    assert.equal(shouldBringIntoView({ ...base, stageTop: -900, stageBottom: -20 }), true); // scrolled past
+  });
+  test("not when its graph is already in the upper half, nor for a rerun or a link", () => {
+    assert.equal(shouldBringIntoView({ ...base, stageTop: 300, stageBottom: 900 }), false);
+    assert.equal(shouldBringIntoView({ ...base, stageTop: -100, stageBottom: 600 }), false);
+    assert.equal(shouldBringIntoView({ ...base, newCall: false, stageTop: 1200, stageBottom: 1800 }), false);
+    assert.equal(shouldBringIntoView({ ...base, windowHeight: 0, stageTop: 1200, stageBottom: 1800 }), false);
+  });
+  test("a student's page scrolls only when none of the graph shows", () => {
+    const student = { ...base, most: 1 };
+    assert.equal(shouldBringIntoView({ ...student, stageTop: 700, stageBottom: 1300 }), false);
+    assert.equal(shouldBringIntoView({ ...student, stageTop: 1001, stageBottom: 1600 }), true);
   });
 });

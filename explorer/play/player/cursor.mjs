@@ -264,6 +264,17 @@ export function shouldAutoplay({ newCall, startStep, enabled, reducedMotion }) {
   return Boolean(newCall) && (startStep === null || startStep === undefined) && Boolean(enabled) && !reducedMotion;
 }
 
+// A new call's player is brought into view when its graph is out of sight: in lecturer mode at
+// 1920x1080 the buttons alone fill the first screen, so the animation the click started played
+// below the fold. Lecturer mode (`most` 0.5) scrolls when the graph's top is below the middle of
+// the window, since the room must see the graph; a student's page (`most` 1) only when none of it
+// shows, since scrolling takes the buttons they click next out of view. A player opened from a
+// link or a rerun (not a new call) stays where it is.
+export function shouldBringIntoView({ newCall, stageTop, stageBottom, windowHeight, most = 0.5 }) {
+  if (!newCall || !(windowHeight > 0)) return false;
+  return stageBottom < 0 || stageTop > windowHeight * most;
+}
+
 export const AUTOPLAY_KEY = "agp-autoplay";
 
 // The student's autoplay choice, kept in `storage` (localStorage) when the page may use it: a

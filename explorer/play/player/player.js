@@ -21,7 +21,7 @@
 //   data-linked       the ids of the nodes picked from the forward pass, space-separated, or "";
 // and the class `playing` while it plays. Everything else is what the student sees.
 
-import { AutoplayChoice, Cursor, KeyboardOwner, PlayerSlot, SPEEDS, StepReporter, chipOf, fittedScale, keyAction, shouldAutoplay } from "./cursor.mjs";
+import { AutoplayChoice, Cursor, KeyboardOwner, PlayerSlot, SPEEDS, StepReporter, chipOf, fittedScale, keyAction, shouldAutoplay, shouldBringIntoView } from "./cursor.mjs";
 // inspector hook: the node inspector (tooltips and the panel) is its own module.
 import { NodeInspector } from "./inspector.mjs";
 
@@ -160,6 +160,7 @@ class Player {
     this.goTo(this.cursor.opening(startStep));
     this.fitInitial();
     const reducedMotion = typeof matchMedia === "function" && matchMedia("(prefers-reduced-motion: reduce)").matches;
+    if (newCall) this.bringIntoView(reducedMotion);
     if (shouldAutoplay({ newCall, startStep: data.start_step, enabled: this.autoplay.enabled, reducedMotion })) this.play();
   }
 
@@ -900,6 +901,16 @@ class Player {
   }
 
   // A big graph fitted whole is too small to read: start at 100% on the running node instead.
+  // After the page has laid itself out (the rerun is still adding the elements above the player).
+  bringIntoView(reducedMotion) {
+    requestAnimationFrame(() => {
+      const rect = this.stage.getBoundingClientRect();
+      const most = this.data.presentation ? 0.5 : 1;
+      if (!shouldBringIntoView({ newCall: true, stageTop: rect.top, stageBottom: rect.bottom, windowHeight: window.innerHeight, most })) return;
+      this.root.scrollIntoView({ block: "start", behavior: reducedMotion ? "auto" : "smooth" });
+    });
+  }
+
   fitInitial() {
     if (!this.svg) return;
     this.viewReady = true;

@@ -86,6 +86,27 @@ function renderWidget({ model, el }) {
     }
   }
 
+  // The notebook's theme, followed when it changes: JupyterLab and Notebook 7 say it on <body
+  // data-jp-theme-light>, Colab on <html theme>; VS Code gives its colours as CSS variables.
+  function notebookIsDark() {
+    const light = document.body.dataset.jpThemeLight;
+    if (light === "true" || light === "false") return light === "false";
+    const colab = document.documentElement.getAttribute("theme");
+    if (colab === "dark" || colab === "light") return colab === "dark";
+    return isDarkColour(resolvedColour(el, "var(--jp-layout-color0, var(--vscode-editor-background, #ffffff))"));
+  }
+  function followTheme() {
+    const dark = notebookIsDark();
+    if (dark === Boolean(model.get("dark"))) return;
+    model.set("dark", dark);
+    model.save_changes(); // Python draws the picture again in that look (widget.py)
+  }
+  const themeWatch = new MutationObserver(followTheme);
+  for (const node of [document.body, document.documentElement]) {
+    themeWatch.observe(node, { attributes: true, attributeFilter: ["data-jp-theme-light", "theme", "class"] });
+  }
+  followTheme();
+
   showText();
   showPicture();
   showQueued();
@@ -97,6 +118,7 @@ function renderWidget({ model, el }) {
   for (const [event, handler] of events) model.on(event, handler);
   return () => {
     for (const [event, handler] of events) model.off(event, handler);
+    themeWatch.disconnect();
     if (disposePlayer) disposePlayer();
   };
 }
