@@ -91,12 +91,27 @@ def to_plain(tensor: torch.Tensor | None, summarize: bool = False, limit: int | 
     if limit is not None and tensor.numel() > limit:
         return f"tensor of shape {tuple(tensor.shape)}" if summarize else None
     data = tensor.detach().to("cpu")
-    if data.is_complex():
-        return str(data.tolist())
+    if data.is_complex():  # JSON and the captions' arithmetic have no complex numbers: text, as Python writes them
+        return complex_text(data.tolist())
     if data.dtype == torch.bool:
         return data.tolist()
     data = data.double()
     return data.item() if data.dim() == 0 else data.tolist()
+
+
+def complex_text(value) -> str:
+    """A complex number or nested lists of them, each part to 4 significant digits: (1+2j), [(-0.6+0.8j)]."""
+    if isinstance(value, list):
+        return "[" + ", ".join(complex_text(item) for item in value) + "]"
+    return f"({value.real:.4g}{value.imag:+.4g}j)"
+
+
+def real_numbers(value) -> bool:
+    """Whether a recorded value is real numbers (a float or nested lists of them): not None, not a big
+    tensor left unrecorded, not a complex tensor's text (to_plain writes complex values as text)."""
+    if isinstance(value, list):
+        return all(real_numbers(item) for item in value)
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def format_number(value) -> str:

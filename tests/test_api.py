@@ -363,3 +363,33 @@ def test_the_widget_takes_the_seed_too():
     live.backward()
     live.backward()
     assert close(live.grads["v"], 2 * vector_jacobian(fn, [0.5, 1.0], [2.0, -1.0]))
+
+
+def test_a_complex_output_gets_pytorchs_refusal_and_the_way_out():
+    with pytest.raises(ExplorerError) as refused:
+        explorer.animate(lambda z: (z * z).sum(), {"z": torch.tensor([1 + 2j])})
+    text = str(refused.value)
+    assert "grad can be implicitly created only for real scalar outputs" in text  # PyTorch's own words
+    assert "f.abs()" in text and "gradient=v" in text
+
+
+def test_complex_leaves_with_a_real_output_give_pytorchs_gradients():
+    z = torch.tensor([1 + 2j, -0.5j], requires_grad=True)
+    fn = lambda z: (z * z).abs().sum()
+    flow = explorer.animate(fn, {"z": z}, calls=2)
+    fresh = z.detach().clone().requires_grad_()
+    (once,) = torch.autograd.grad(fn(fresh), [fresh])
+    assert torch.allclose(z.grad, 2 * once)  # the caller's own tensor, after two real calls
+    assert flow.grads["z"] == explorer.values.complex_text((2 * once).tolist())  # complex values are text
+    assert "(4+8j)" in flow.grads["z"] and "z.grad = [(4+8j)" in repr(flow)
+
+
+def test_anything_else_pytorch_refuses_mid_pass_is_an_explorer_error_with_its_words():
+    def fn(x):
+        h = x * 2
+        h.register_hook(lambda grad: grad.sum())  # a hook that changes the gradient's shape
+        return h.sum()
+
+    with pytest.raises(ExplorerError) as refused:
+        explorer.animate(fn, {"x": [1.0, 2.0]})
+    assert "hook '<lambda>' has changed the size of value" in str(refused.value)  # PyTorch's words

@@ -21,7 +21,7 @@ import torch
 
 from explorer.errors import GraphFreedError
 from explorer.core.graph import Graph, trace
-from explorer.values import to_plain
+from explorer.values import real_numbers, to_plain
 
 FREED_GRAPH_WORDS = "backward through the graph a second time"
 FLOAT32_SMALLEST_NORMAL = float(torch.finfo(torch.float32).tiny)
@@ -190,12 +190,12 @@ def changed_on_the_way(record: BackwardPass) -> list[ChangedOnTheWay]:
     sources: dict[str, list[str]] = {}
     for event in record.events:
         for grad in event.grads_out:
-            if grad.to is not None and grad.value is not None:
+            if grad.to is not None and real_numbers(grad.value):
                 sent.setdefault(grad.to, []).append(torch.tensor(grad.value, dtype=torch.float64))
                 sources.setdefault(grad.to, []).append(event.node)
     changed = []
     for event in record.events:
-        if event.node not in sent or len(event.grads_in) != 1 or event.grads_in[0] is None:
+        if event.node not in sent or len(event.grads_in) != 1 or not real_numbers(event.grads_in[0]):
             continue
         total = sum(sent[event.node])
         arrived = torch.tensor(event.grads_in[0], dtype=torch.float64)

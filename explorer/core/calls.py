@@ -131,6 +131,13 @@ class BackwardSession:
             )
         if self.gradient is not None:
             return torch.tensor(self.gradient, dtype=output.dtype, device=output.device)
+        if isinstance(output, torch.Tensor) and output.is_complex():
+            raise PyTorchRefusedError(
+                _pytorch_message(output),
+                f"{self.output_name} is a complex number; a gradient starts from a real one (a loss is real). "
+                f"Take a real part of it first, for example {self.output_name}.abs() or {self.output_name}.real, "
+                f"or pass the seed yourself: {self.output_name}.backward(gradient=v).",
+            )
         if isinstance(output, torch.Tensor) and output.numel() != 1:
             raise PyTorchRefusedError(
                 _pytorch_message(output),
@@ -205,8 +212,8 @@ class BackwardSession:
             # The failed pass freed what its finished nodes saved, so the node is named in the graph of a
             # fresh forward: the one the page draws, with the same ids.
             modified = in_place_error(str(error), self.graph())
-            if modified is None:
-                raise
+            if modified is None:  # anything else PyTorch refuses: its words, never a traceback from deep inside
+                raise PyTorchRefusedError(str(error), "PyTorch stopped this backward call; its words above say why.") from None
             raise modified from None
 
     def zero_grad(self, zero: Action | str | None) -> None:

@@ -11,13 +11,14 @@ from typing import Any
 import torch
 
 from explorer.play.captions import exact_sum, factor, shows_as, value_text
+from explorer.values import real_numbers
 
 MAX_SHOWN_SUMS = 4  # element sums written out, each of at most this many terms; beyond that, words only
 
 
 def reduction_line(arrived: Any, sent: Any) -> str | None:
     """How `sent` is `arrived` summed back to a smaller shape, or None when it is not such a sum."""
-    if not isinstance(arrived, list) or sent is None:
+    if not isinstance(arrived, list) or not real_numbers(arrived) or not real_numbers(sent):
         return None
     big, small = torch.tensor(arrived, dtype=torch.float64), torch.tensor(sent, dtype=torch.float64)
     lead = big.dim() - small.dim()

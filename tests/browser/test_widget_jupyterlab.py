@@ -1,6 +1,7 @@
-"""explorer.widget in a real JupyterLab: a server started here on a loopback port with a token, a
-notebook in a temporary folder, a kernel in this venv, Chromium through Playwright. Two clicks on
-the widget's .backward() are two real calls: x.grad reads 12 in the kernel and in the picture."""
+"""explorer.widget in a real JupyterLab and a real Notebook 7: a server started here on a loopback
+port with a token, a notebook in a temporary folder, a kernel in this venv, Chromium through
+Playwright. Two clicks on the widget's .backward() are two real calls: x.grad reads 12 in the
+kernel and in the picture. Switching to the dark theme redraws the picture dark."""
 
 from __future__ import annotations
 
@@ -37,10 +38,16 @@ def _notebook() -> dict:
                        "outputs": [], "source": source} for i, source in enumerate(CELLS)]}
 
 
-@pytest.fixture
-def jupyterlab(tmp_path):
-    """JupyterLab on 127.0.0.1 with a random token, serving only tmp_path, with its own config and
-    runtime folders (no user settings leak in); the venv's python3 kernel and labextensions."""
+# Each front end: the module that serves it, and where it opens a notebook.
+FRONT_ENDS = {"jupyterlab": ("jupyterlab", "lab/tree/widget.ipynb"), "notebook7": ("notebook", "notebooks/widget.ipynb")}
+
+
+@pytest.fixture(params=FRONT_ENDS)
+def jupyterlab(tmp_path, request):
+    """JupyterLab (or Notebook 7, the same server and widgets) on 127.0.0.1 with a random token, serving
+    only tmp_path, with its own config and runtime folders (no user settings leak in); the venv's
+    python3 kernel and labextensions. Gives (front end's name, base URL, token)."""
+    module, _ = FRONT_ENDS[request.param]
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
     (notebooks / "widget.ipynb").write_text(json.dumps(_notebook()), encoding="utf-8")
@@ -51,7 +58,7 @@ def jupyterlab(tmp_path):
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     log = open(tmp_path / "jupyterlab.log", "w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", f"--ServerApp.port={port}", "--ServerApp.ip=127.0.0.1",
+        [sys.executable, "-m", module, "--no-browser", f"--ServerApp.port={port}", "--ServerApp.ip=127.0.0.1",
          "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={notebooks}",
          "--allow-root", "--LabApp.news_url=", "--LabApp.extension_manager=readonly",
          "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
@@ -70,7 +77,7 @@ def jupyterlab(tmp_path):
                 log.flush()
                 pytest.fail("JupyterLab did not start: " + (tmp_path / "jupyterlab.log").read_text()[-2000:])
             time.sleep(0.2)  # polling a server that is starting, not waiting for the page
-        yield base, token
+        yield request.param, base, token
     finally:
         process.terminate()
         try:
@@ -87,13 +94,25 @@ def _run_cell(page, index: int) -> None:
     page.keyboard.press("Shift+Enter")
 
 
+def _wait_for_an_idle_kernel(base: str, token: str) -> None:
+    """The notebook's kernel has started and is idle (the server's sessions API says so): a cell run
+    before that was dropped. Polls the server, bounded in time."""
+    deadline = time.monotonic() + 40
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(f"{base}/api/sessions?token={token}", timeout=2) as answer:
+            sessions = json.load(answer)
+        if any(session.get("kernel", {}).get("execution_state") == "idle" for session in sessions):
+            return
+        time.sleep(0.2)  # polling a kernel that is starting, not waiting for the page
+    pytest.fail(f"no idle kernel after 40 s: {sessions}")
+
+
 def test_two_clicks_on_backward_are_two_real_calls(jupyterlab, page):
-    base, token = jupyterlab
+    front, base, token = jupyterlab
     page.set_default_timeout(40_000)
-    page.goto(f"{base}/lab/tree/widget.ipynb?token={token}")
+    page.goto(f"{base}/{FRONT_ENDS[front][1]}?token={token}")
     expect(page.locator(".jp-Notebook .jp-Cell")).to_have_count(len(CELLS), timeout=40_000)
-    # The kernel is up when the status bar says Idle: a cell run before that was dropped.
-    expect(page.get_by_text("Python 3 (ipykernel) | Idle")).to_be_visible(timeout=40_000)
+    _wait_for_an_idle_kernel(base, token)
     _run_cell(page, 0)
 
     widget = page.locator(".aex-widget")
@@ -101,7 +120,7 @@ def test_two_clicks_on_backward_are_two_real_calls(jupyterlab, page):
     try:
         expect(status).to_have_text("x.grad = None (after 0 backward calls)", timeout=40_000)
     except AssertionError:
-        screenshot(page, "widget-jupyterlab-failed")
+        screenshot(page, f"widget-{front}-failed")
         raise AssertionError("no widget; the cell's output: "
                              + page.locator(".jp-Notebook .jp-Cell").first.locator(".jp-Cell-outputWrapper").inner_text())
     expect(widget.locator(".aex-graph svg")).to_be_visible()  # the graph, before any call
@@ -119,17 +138,17 @@ def test_two_clicks_on_backward_are_two_real_calls(jupyterlab, page):
     widget.locator('.agp-root button[data-act="last"]').click()
     chips = widget.locator(".agp-strip .agp-chips li .agp-value")
     expect(chips).to_have_text(["6", "12"])
-    screenshot(page, "widget-jupyterlab")
+    screenshot(page, f"widget-{front}")
 
     # The kernel: x.grad itself, beside torch.autograd.grad's 6 for one call.
     _run_cell(page, 1)
     output = page.locator(".jp-Notebook .jp-Cell").nth(1).locator(".jp-OutputArea-output")
     expect(output).to_contain_text("kernel x.grad=12.0 autograd=6.0")
 
-    # JupyterLab's dark theme: the widget tells the kernel, which draws the picture dark.
+    # The dark theme: the widget tells the kernel, which draws the picture dark.
     player = widget.locator(".agp-root")
     expect(player).not_to_have_class(re.compile(r"\bagp-dark\b"))
-    # The theme as a user picks it: JupyterLab's command palette (Ctrl+Shift+C), "Use Theme: JupyterLab Dark".
+    # The theme as a user picks it: the command palette (Ctrl+Shift+C), "Use Theme: JupyterLab Dark".
     page.locator(".jp-Notebook").click(position={"x": 5, "y": 5})  # command mode: the keys are JupyterLab's
     page.keyboard.press("Control+Shift+C")
     palette = page.locator(".lm-CommandPalette-input")
@@ -139,7 +158,7 @@ def test_two_clicks_on_backward_are_two_real_calls(jupyterlab, page):
     expect(player).to_have_class(re.compile(r"\bagp-dark\b"))
     expect(player.locator(".agp-strip .agp-chips li .agp-value")).to_have_text(["6", "12"])  # the same calls
     expect(page.locator("#jupyterlab-splash")).to_have_count(0)  # JupyterLab's own fade between themes
-    screenshot(page, "widget-jupyterlab-dark")
+    screenshot(page, f"widget-{front}-dark")
     _run_cell(page, 2)
     expect(page.locator(".jp-Notebook .jp-Cell").nth(2).locator(".jp-OutputArea-output")).to_contain_text(
         "widget dark=True")
