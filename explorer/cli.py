@@ -109,6 +109,8 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("--pid", type=int, action="append", help="a server process whose memory to read (repeat for "
                       "replicas; default: the process listening on the URL's port)")
     load.add_argument("--quick", action="store_true", help="a handful of students for a few seconds (make test)")
+    load.add_argument("--sweep", help="class sizes to run one after another, such as 2,4,8: prints a row each and the "
+                      f"largest class answered at p95 <= {loadtest.P95_GOAL:g} s")
     load.set_defaults(handler=_loadtest)
 
     class_ = commands.add_parser("serve", help="a class: N Streamlit replicas behind nginx (sticky sessions, restarts)")
@@ -179,10 +181,25 @@ def _site(args) -> int:
 def _loadtest(args) -> int:
     """Prints the figures; exits 1 when any student saw an error or a wrong gradient."""
     defaults = loadtest.QUICK if args.quick else {"students": 10, "seconds": 30.0, "interval": 3.0}
+    if args.sweep is not None:
+        return _sweep(args, defaults)
     report = loadtest.run(args.url, args.students or defaults["students"], args.seconds or defaults["seconds"],
                           args.interval or defaults["interval"], pids=args.pid)
     print(loadtest.summary(report))
     return 1 if report.errors or report.wrong else 0
+
+
+def _sweep(args, defaults) -> int:
+    try:
+        counts = [int(part) for part in args.sweep.split(",")]
+    except ValueError:
+        raise ExplorerError(f"--sweep takes class sizes such as 2,4,8, not {args.sweep!r}.") from None
+    print(loadtest.SWEEP_HEADER, flush=True)
+    rows = loadtest.sweep(args.url, counts, args.seconds or defaults["seconds"], args.interval or defaults["interval"],
+                          pids=args.pid, out=sys.stdout)
+    print(f"largest class answered at p95 <= {loadtest.P95_GOAL:g} s: {loadtest.most_held(rows)} students "
+          f"(of {', '.join(str(n) for n, _ in rows)} tried)")
+    return 1 if any(report.errors or report.wrong for _, report in rows) else 0
 
 
 def _bench(args) -> int:

@@ -501,6 +501,55 @@ def run(url: str, students: int, seconds: float, interval: float = 3.0, pids: li
 
 
 QUICK = {"students": 4, "seconds": 6.0, "interval": 1.0}  # a smoke run: a handful of students, a few seconds
+P95_GOAL = 1.0  # seconds: a click answered within this, 19 times in 20, is a class the server holds
+SWEEP_STOP = 2.0  # a sweep stops at a class whose p95 is this many times the goal: bigger ones only wait longer
+
+
+def sweep(url: str, counts: list[int], seconds: float, interval: float = 3.0,
+          pids: list[int] | None = None, out=None) -> list[tuple[int, Report]]:
+    """One class after another, of each size in `counts` (ascending), for the figure "how many students
+    does this server hold at p95 <= 1 s". Stops after a class far over the goal, or on any error or
+    wrong gradient (a server that is wrong is not holding the class, however fast)."""
+    if not counts or sorted(set(counts)) != list(counts):
+        raise ExplorerError("--sweep takes class sizes in rising order, such as 2,4,8.")
+    if seconds * len(counts) > MAX_SECONDS:
+        raise ExplorerError(f"A sweep of {len(counts)} classes of {seconds:g} s is over {MAX_SECONDS} s in all; "
+                            "give fewer sizes or fewer seconds.")
+    rows = []
+    for students in counts:
+        report = run(url, students, seconds, interval, pids)
+        rows.append((students, report))
+        if out is not None:
+            print(sweep_row(students, report), file=out, flush=True)
+        if report.errors or report.wrong or report.percentile(0.95) > SWEEP_STOP * P95_GOAL:
+            break
+    return rows
+
+
+SWEEP_HEADER = ("| students | clicks | click p50 | click p95 | click max | errors | wrong `.grad` | memory per session idle / active |\n"
+                "|---|---|---|---|---|---|---|---|")
+
+
+def sweep_row(students: int, report: Report) -> str:
+    memory = report.memory
+    idle = (memory["loaded"] - memory["before"]) / students if memory else math.nan
+    active = (memory["active"] - memory["before"]) / students if memory else math.nan
+    times = report.latencies
+    return (f"| {students} | {len(times)} | {report.percentile(0.5):.2f} s | {report.percentile(0.95):.2f} s | "
+            f"{max(times, default=math.nan):.2f} s | {len(report.errors)} | {len(report.wrong)} | "
+            f"{idle:.2f} MB / {active:.2f} MB |")
+
+
+def most_held(rows: list[tuple[int, Report]]) -> int:
+    """The largest class of the sweep answered at p95 <= P95_GOAL with no error and no wrong gradient
+    (0 if none): classes are tried in rising order, so a bigger one that passed after a failing one
+    does not count."""
+    held = 0
+    for students, report in rows:
+        if report.errors or report.wrong or not report.percentile(0.95) <= P95_GOAL:
+            break
+        held = students
+    return held
 
 
 def summary(report: Report) -> str:

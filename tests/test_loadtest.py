@@ -124,3 +124,33 @@ def test_a_class_runs_where_an_event_loop_is_already_running():
     thread.join(timeout=30)
     assert seen["inside a running loop"] != seen["caller"]
     assert seen["without a loop"] == seen["caller"]
+
+
+def a_class(p95: float, students: int = 4, wrong: bool = False) -> loadtest.Report:
+    """A finished class whose clicks all took `p95` seconds (so its p95 is that)."""
+    roll = [loadtest.Student(number, latencies=[p95] * 5, wrong=["w.grad -4, not -2"] if wrong and number == 0 else [])
+            for number in range(students)]
+    return loadtest.Report(roll, 20.0, {"before": 300.0, "loaded": 302.0, "active": 304.0, "after": 304.0})
+
+
+def test_the_largest_class_held_is_the_last_of_the_rising_ones_under_the_goal():
+    rows = [(2, a_class(0.4)), (4, a_class(0.9)), (8, a_class(1.3)), (16, a_class(0.8))]
+    assert loadtest.most_held(rows) == 4  # 16 passing after 8 failed is luck, not a class held
+    assert loadtest.most_held([(2, a_class(1.01))]) == 0
+    assert loadtest.most_held([(2, a_class(0.2)), (4, a_class(0.3, wrong=True))]) == 2  # wrong is never held
+    row = loadtest.sweep_row(4, a_class(0.9))
+    assert row.startswith("| 4 | 20 | 0.90 s | 0.90 s | 0.90 s | 0 | 0 | 0.50 MB / 1.00 MB |")
+
+
+@pytest.mark.parametrize("counts, seconds, words", [
+    ([4, 2], 10, "rising order"), ([], 10, "rising order"), ([2, 2], 10, "rising order"),
+    ([1, 2, 3], loadtest.MAX_SECONDS, "over 900 s in all"),
+])
+def test_a_sweep_is_bounded_and_in_rising_order(counts, seconds, words):
+    with pytest.raises(ExplorerError, match=words):
+        loadtest.sweep("http://127.0.0.1:8501/Accumulation", counts, seconds)
+
+
+def test_the_cli_sweep_refuses_text_in_one_line(capsys):
+    assert main(["loadtest", "--sweep", "2,four"]) == 2
+    assert "--sweep takes class sizes such as 2,4,8" in capsys.readouterr().err
