@@ -20,7 +20,7 @@ from explorer.drawing.legend import look_for
 from explorer.values import format_number
 from support import close
 
-from browser_support import open_player, screenshot, settled, zoom_with_wheel
+from browser_support import ARTIFACTS, open_player, screenshot, settled, zoom_with_wheel
 
 ROOT = ".agp-root"
 
@@ -250,3 +250,32 @@ def test_a_light_export_stays_light_under_a_dark_system_preference(offline, tmp_
     as_rgb = "rgb({}, {}, {})".format(*(int(light[i:i + 2], 16) for i in (1, 3, 5)))
     assert offline.eval_on_selector("body", "e => getComputedStyle(e).backgroundColor") == as_rgb
     screenshot(offline, "export-light-under-dark-preference")
+
+
+# Every node of the graph lies inside the stage (the framing a student sees without pressing Fit).
+NODES_INSIDE = """root => {
+    const stage = root.querySelector('.agp-stage').getBoundingClientRect();
+    const nodes = [...root.querySelectorAll('.agp-svg g.node')].map(n => n.getBoundingClientRect());
+    return stage.width > 100 && nodes.length > 0 && nodes.every(b => b.width > 0 && b.left >= stage.left - 1
+        && b.right <= stage.right + 1 && b.top >= stage.top - 1 && b.bottom <= stage.bottom + 1);
+}"""
+
+
+def test_a_notebook_output_below_the_fold_is_framed_when_scrolled_to(offline, tmp_path):
+    """A Flow as Jupyter shows it (its iframe) far down a notebook: Chromium does not render an iframe
+    out of sight, so the player must frame its graph when the output comes into view."""
+    import explorer
+
+    flow = explorer.animate(get_lesson("exercise-2").fn, get_lesson("exercise-2").defaults, calls=1)
+    notebook = tmp_path / "notebook.html"
+    notebook.write_text("<!doctype html><meta charset='utf-8'><body style='width:900px'>"
+                        "<div style='height:4000px'>cells above</div>" + flow._repr_html_() + "</body>",
+                        encoding="utf-8")
+    offline.goto(notebook.as_uri())
+    output = offline.locator("iframe")
+    frame = output.element_handle().content_frame()
+    root = frame.wait_for_selector(".agp-root")
+    output.scroll_into_view_if_needed()
+    frame.wait_for_function(NODES_INSIDE, arg=root)
+    ARTIFACTS.mkdir(exist_ok=True)
+    output.screenshot(path=str(ARTIFACTS / "notebook-output-scrolled-into-view.png"))
