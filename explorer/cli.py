@@ -110,7 +110,9 @@ def _parser() -> argparse.ArgumentParser:
                       "replicas; default: the process listening on the URL's port)")
     load.add_argument("--quick", action="store_true", help="a handful of students for a few seconds (make test)")
     load.add_argument("--sweep", help="class sizes to run one after another, such as 2,4,8: prints a row each and the "
-                      f"largest class answered at p95 <= {loadtest.P95_GOAL:g} s")
+                      f"largest class answered at p95 <= --p95 seconds")
+    load.add_argument("--p95", type=float, default=loadtest.P95_GOAL,
+                      help=f"the sweep's goal for the 95th percentile of click latency (default {loadtest.P95_GOAL:g} s)")
     load.set_defaults(handler=_loadtest)
 
     class_ = commands.add_parser("serve", help="a class: N Streamlit replicas behind nginx (sticky sessions, restarts)")
@@ -194,11 +196,14 @@ def _sweep(args, defaults) -> int:
         counts = [int(part) for part in args.sweep.split(",")]
     except ValueError:
         raise ExplorerError(f"--sweep takes class sizes such as 2,4,8, not {args.sweep!r}.") from None
+    if not (math.isfinite(args.p95) and args.p95 > 0):
+        raise ExplorerError(f"--p95 must be a number of seconds above 0, such as 1, not {args.p95:g}.")
     print(loadtest.SWEEP_HEADER, flush=True)
     rows = loadtest.sweep(args.url, counts, args.seconds or defaults["seconds"], args.interval or defaults["interval"],
-                          pids=args.pid, out=sys.stdout)
-    print(f"largest class answered at p95 <= {loadtest.P95_GOAL:g} s: {loadtest.most_held(rows)} students "
-          f"(of {', '.join(str(n) for n, _ in rows)} tried)")
+                          pids=args.pid, out=sys.stdout, goal=args.p95)
+    for goal in sorted({args.p95, 2 * args.p95}):  # the goal, and twice it: a noisy run shows its margin
+        print(f"largest class answered at p95 <= {goal:g} s: {loadtest.most_held(rows, goal)} students "
+              f"(of {', '.join(str(n) for n, _ in rows)} tried)")
     return 1 if any(report.errors or report.wrong for _, report in rows) else 0
 
 

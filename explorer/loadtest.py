@@ -506,7 +506,7 @@ SWEEP_STOP = 2.0  # a sweep stops at a class whose p95 is this many times the go
 
 
 def sweep(url: str, counts: list[int], seconds: float, interval: float = 3.0,
-          pids: list[int] | None = None, out=None) -> list[tuple[int, Report]]:
+          pids: list[int] | None = None, out=None, goal: float = P95_GOAL) -> list[tuple[int, Report]]:
     """One class after another, of each size in `counts` (ascending), for the figure "how many students
     does this server hold at p95 <= 1 s". Stops after a class far over the goal, or on any error or
     wrong gradient (a server that is wrong is not holding the class, however fast)."""
@@ -521,7 +521,7 @@ def sweep(url: str, counts: list[int], seconds: float, interval: float = 3.0,
         rows.append((students, report))
         if out is not None:
             print(sweep_row(students, report), file=out, flush=True)
-        if report.errors or report.wrong or report.percentile(0.95) > SWEEP_STOP * P95_GOAL:
+        if report.errors or report.wrong or report.percentile(0.95) > SWEEP_STOP * goal:
             break
     return rows
 
@@ -540,13 +540,13 @@ def sweep_row(students: int, report: Report) -> str:
             f"{idle:.2f} MB / {active:.2f} MB |")
 
 
-def most_held(rows: list[tuple[int, Report]]) -> int:
-    """The largest class of the sweep answered at p95 <= P95_GOAL with no error and no wrong gradient
+def most_held(rows: list[tuple[int, Report]], goal: float = P95_GOAL) -> int:
+    """The largest class of the sweep answered at p95 <= `goal` with no error and no wrong gradient
     (0 if none): classes are tried in rising order, so a bigger one that passed after a failing one
     does not count."""
     held = 0
     for students, report in rows:
-        if report.errors or report.wrong or not report.percentile(0.95) <= P95_GOAL:
+        if report.errors or report.wrong or not report.percentile(0.95) <= goal:
             break
         held = students
     return held

@@ -137,6 +137,7 @@ def test_the_largest_class_held_is_the_last_of_the_rising_ones_under_the_goal():
     rows = [(2, a_class(0.4)), (4, a_class(0.9)), (8, a_class(1.3)), (16, a_class(0.8))]
     assert loadtest.most_held(rows) == 4  # 16 passing after 8 failed is luck, not a class held
     assert loadtest.most_held([(2, a_class(1.01))]) == 0
+    assert loadtest.most_held(rows, goal=1.5) == 16 and loadtest.most_held(rows, goal=0.5) == 2
     assert loadtest.most_held([(2, a_class(0.2)), (4, a_class(0.3, wrong=True))]) == 2  # wrong is never held
     row = loadtest.sweep_row(4, a_class(0.9))
     assert row.startswith("| 4 | 20 | 0.90 s | 0.90 s | 0.90 s | 0 | 0 | 0.50 MB / 1.00 MB |")
@@ -154,3 +155,8 @@ def test_a_sweep_is_bounded_and_in_rising_order(counts, seconds, words):
 def test_the_cli_sweep_refuses_text_in_one_line(capsys):
     assert main(["loadtest", "--sweep", "2,four"]) == 2
     assert "--sweep takes class sizes such as 2,4,8" in capsys.readouterr().err
+
+
+def test_the_cli_sweep_refuses_a_goal_that_is_no_time(capsys):
+    assert main(["loadtest", "--sweep", "2,4", "--p95", "0"]) == 2
+    assert "--p95 must be a number of seconds above 0" in capsys.readouterr().err
