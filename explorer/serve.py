@@ -35,6 +35,8 @@ COOKIE = "agx_replica"
 REPLICA_HEADER = loadtest.REPLICA_HEADER  # which replica answered (its loopback address): the load test reads it
 MAX_REPLICAS = 32
 START_TIMEOUT = 90.0  # seconds a replica may take to answer /_stcore/health
+RESTART_BACKOFF_MAX = 30.0  # seconds between tries, at most, for a child that keeps dying at start
+STABLE_SECONDS = 60.0  # a child that ran this long before dying had come up: restarted at once (> the backoff)
 
 
 def nginx_config(port: int, replica_ports: list[int], folder: Path, address: str = "127.0.0.1") -> str:
@@ -95,8 +97,11 @@ class Child:
     health: str | None = None  # a URL that answers ok once the child serves
     process: subprocess.Popen | None = None
     restarts: int = 0
+    started: float = 0.0  # time.monotonic() of the last start
+    quick_deaths: int = 0  # deaths in a row, each soon after its start (a replica that cannot come up)
 
-    def start(self) -> None:
+    def start(self, now: float | None = None) -> None:
+        self.started = time.monotonic() if now is None else now
         with open(self.log, "ab") as log:
             # Its own session: a Ctrl-C in the terminal reaches the supervisor, which stops the children in order.
             self.process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -179,15 +184,27 @@ class Class:
                 raise ExplorerError(f"{waiting[0].name} did not answer within {START_TIMEOUT:g} s; see {waiting[0].log}")
             time.sleep(0.3)  # polling children that are starting
 
-    def check_once(self, say=print) -> list[Child]:
-        """Restart every child that died; returns those restarted."""
+    def check_once(self, say=print, now: float | None = None) -> list[Child]:
+        """Restart every child that died; returns those restarted. A child that ran a while is restarted
+        at once; one that keeps dying soon after its start (its port taken, a broken lesson folder)
+        waits 1, 2, 4 ... up to RESTART_BACKOFF_MAX seconds between tries instead of spinning."""
+        now = time.monotonic() if now is None else now
         restarted = []
         for child in self.children:
-            if not child.alive() and not self.stopping.is_set():
-                child.restarts += 1
-                say(f"{child.name} exited (status {child.process.returncode}); restarting it (restart {child.restarts})")
-                child.start()
-                restarted.append(child)
+            if child.alive() or self.stopping.is_set():
+                continue
+            wait = restart_delay(child.quick_deaths)
+            if now < child.started + wait:  # dead, but its next try is not due yet
+                continue
+            if now - child.started >= STABLE_SECONDS:
+                child.quick_deaths = 0  # it had come up: this death is news, not a loop
+            child.restarts += 1
+            child.quick_deaths += 1
+            say(f"{child.name} exited (status {child.process.returncode}); restarting it (restart {child.restarts}"
+                + (f", next try after {restart_delay(child.quick_deaths):g} s if it dies again soon)"
+                   if child.quick_deaths > 1 else ")"))
+            child.start(now)
+            restarted.append(child)
         return restarted
 
     def supervise(self, say=print, every: float = 0.5) -> None:
@@ -198,6 +215,12 @@ class Class:
         self.stopping.set()
         for child in reversed(self.children):  # nginx first: no request reaches a replica that is stopping
             child.stop()
+
+
+def restart_delay(quick_deaths: int) -> float:
+    """Seconds after its last start before a child that died is started again: none for the first death,
+    then 1, 2, 4, ... RESTART_BACKOFF_MAX for one that keeps dying within STABLE_SECONDS of its start."""
+    return 0.0 if quick_deaths == 0 else min(RESTART_BACKOFF_MAX, 2.0 ** (quick_deaths - 1))
 
 
 def check(replicas: int, port: int) -> None:

@@ -177,3 +177,27 @@ def test_bad_options_are_refused(replicas, port):
 def test_the_cli_refuses_in_one_line(capsys):
     assert main(["serve", "--replicas", "0", "--port", "8660"]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_restarts_back_off_for_a_child_that_keeps_dying_at_start(tmp_path):
+    """A replica that cannot come up (its port taken, say) is tried again after 1, 2, 4 ... 30 s, not
+    every half second; one that had run a while is restarted at once. Real processes that exit at once."""
+    crash = serve.Child("replica 1", [sys.executable, "-c", "raise SystemExit(3)"], tmp_path / "replica.log")
+    group = serve.Class(1, 8500, folder=tmp_path, children=[crash])
+    said = []
+    crash.start(now=0.0)
+    crash.process.wait()
+    starts = []
+    for tick in range(0, 400):  # the supervisor's 0.5 s polls over 200 s of a clock the test drives
+        now = tick * 0.5
+        if group.check_once(said.append, now=now):
+            starts.append(now)
+            crash.process.wait()
+    gaps = [later - earlier for earlier, later in zip([0.0, *starts], starts)]
+    assert gaps[:6] == [0.0, 1.0, 2.0, 4.0, 8.0, 16.0] and set(gaps[6:]) == {30.0}, gaps
+    assert "exited (status 3)" in said[0] and "next try after 2 s" in said[1]
+    # The same child after a run of a minute: that death is restarted at once.
+    crash.start(now=1000.0)
+    crash.process.wait()
+    assert group.check_once(said.append, now=1000.0 + serve.STABLE_SECONDS) == [crash]
+    assert crash.quick_deaths == 1
