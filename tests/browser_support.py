@@ -154,6 +154,16 @@ def metric(page, label):
     return page.locator("[data-testid='stMetric']", has_text=label).first.locator("[data-testid='stMetricValue']")
 
 
+# Every node of the player's graph lies inside its stage (the root is passed in): the framing a
+# student sees without pressing Fit.
+ALL_NODES_INSIDE = """root => {
+    const stage = root.querySelector('.agp-stage').getBoundingClientRect();
+    const nodes = [...root.querySelectorAll('.agp-svg g.node')].map(n => n.getBoundingClientRect());
+    return stage.width > 100 && nodes.length > 0 && nodes.every(b => b.width > 0 && b.left >= stage.left - 1
+        && b.right <= stage.right + 1 && b.top >= stage.top - 1 && b.bottom <= stage.bottom + 1);
+}"""
+
+
 def the_player(page):
     """The page's one player. Each backward call mounts a new one (it starts at step 0); the previous
     call's player stays on screen, faded, until Streamlit finishes the rerun, so wait for one."""

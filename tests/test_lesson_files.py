@@ -15,7 +15,7 @@ from support import ROOT, close
 from explorer.core.calls import run_calls
 from explorer.errors import ExplorerError, UnknownLessonError
 from explorer.functions.lesson_files import (FileLesson, LessonFileError, find_lesson, lesson_id_of, lessons_with,
-                                             load_folder, load_lesson_file)
+                                             holds_grad_tensor, load_folder, load_lesson_file)
 from explorer.functions.matrices import value_parser
 from explorer.functions.lessons import all_lessons
 
@@ -240,5 +240,6 @@ def test_what_the_app_caches_for_every_session_holds_no_tensor():
                 isinstance(value, list) and any(isinstance(item, torch.Tensor) for item in value)), lesson.id
         # f's globals are its file's top level: the module a cached lesson keeps alive
         assert "f" in lesson.fn.__globals__
-        assert not any(isinstance(value, torch.Tensor) and value.requires_grad
+        # nothing at the top holds a tensor that requires grad: not bare, not in a layer or a list
+        assert not any((isinstance(value, torch.Tensor) and value.requires_grad) or holds_grad_tensor(value)
                        for value in lesson.fn.__globals__.values()), lesson.id

@@ -298,13 +298,13 @@ def _refuse_global_leaves(path: Path, text: str, module) -> None:
         if isinstance(value, torch.Tensor) and value.requires_grad:
             raise LessonFileError(path, _line_of(text, name), f"{name} is a tensor that requires grad at the top of "
                                   "the file, where every student would share it; make it a parameter of f.")
-        if _holds_grad_tensor(value):
+        if holds_grad_tensor(value):
             raise LessonFileError(path, _line_of(text, name), f"{name} holds tensors that require grad (a layer's "
                                   "parameters, a list of tensors) at the top of the file, where every student would "
                                   "share them; build it inside f, from f's parameters.")
 
 
-def _holds_grad_tensor(value, depth: int = 3) -> bool:
+def holds_grad_tensor(value, depth: int = 3) -> bool:
     """A layer with trainable parameters, or a list, tuple or dict with a tensor that requires grad
     (looked into `depth` levels deep): shared by every student as much as a tensor at the top is."""
     if isinstance(value, torch.nn.Module):
@@ -313,7 +313,7 @@ def _holds_grad_tensor(value, depth: int = 3) -> bool:
         return value.requires_grad
     if depth and isinstance(value, (list, tuple, dict)):
         items = value.values() if isinstance(value, dict) else value
-        return any(_holds_grad_tensor(item, depth - 1) for item in items)
+        return any(holds_grad_tensor(item, depth - 1) for item in items)
     return False
 
 

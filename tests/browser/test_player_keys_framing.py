@@ -6,7 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from browser_support import lesson_url as lesson_page_url, new_page, open_player, screenshot, settled, wait_for_app
+from browser_support import ALL_NODES_INSIDE, lesson_url as lesson_page_url, new_page, open_player, screenshot, settled, wait_for_app
 from explorer.functions.lessons import get_lesson
 
 def lesson_url(server, lesson_id, query=""):
@@ -25,13 +25,6 @@ def the_player(page):
 SMALLEST_LABEL = """root => Math.min(...[...root.querySelectorAll('.agp-svg g.node text')]
     .map(t => t.getBoundingClientRect().height).filter(h => h > 0))"""
 
-# Every node of the graph lies inside the stage.
-ALL_NODES_INSIDE = """root => {
-    const stage = root.querySelector('.agp-stage').getBoundingClientRect();
-    const nodes = [...root.querySelectorAll('.agp-svg g.node')].map(n => n.getBoundingClientRect());
-    return stage.width > 100 && nodes.length > 0 && nodes.every(b => b.width > 0 && b.left >= stage.left - 1
-        && b.right <= stage.right + 1 && b.top >= stage.top - 1 && b.bottom <= stage.bottom + 1);
-}"""
 
 
 def call_backward(page):

@@ -20,7 +20,7 @@ from explorer.drawing.legend import look_for
 from explorer.values import format_number
 from support import close
 
-from browser_support import ARTIFACTS, open_player, screenshot, settled, zoom_with_wheel
+from browser_support import ALL_NODES_INSIDE, ARTIFACTS, open_player, screenshot, settled, zoom_with_wheel
 
 ROOT = ".agp-root"
 
@@ -252,15 +252,6 @@ def test_a_light_export_stays_light_under_a_dark_system_preference(offline, tmp_
     screenshot(offline, "export-light-under-dark-preference")
 
 
-# Every node of the graph lies inside the stage (the framing a student sees without pressing Fit).
-NODES_INSIDE = """root => {
-    const stage = root.querySelector('.agp-stage').getBoundingClientRect();
-    const nodes = [...root.querySelectorAll('.agp-svg g.node')].map(n => n.getBoundingClientRect());
-    return stage.width > 100 && nodes.length > 0 && nodes.every(b => b.width > 0 && b.left >= stage.left - 1
-        && b.right <= stage.right + 1 && b.top >= stage.top - 1 && b.bottom <= stage.bottom + 1);
-}"""
-
-
 def test_a_notebook_output_below_the_fold_is_framed_when_scrolled_to(offline, tmp_path):
     """A Flow as Jupyter shows it (its iframe) far down a notebook: Chromium does not render an iframe
     out of sight, so the player must frame its graph when the output comes into view."""
@@ -276,6 +267,6 @@ def test_a_notebook_output_below_the_fold_is_framed_when_scrolled_to(offline, tm
     frame = output.element_handle().content_frame()
     root = frame.wait_for_selector(".agp-root")
     output.scroll_into_view_if_needed()
-    frame.wait_for_function(NODES_INSIDE, arg=root)
+    frame.wait_for_function(ALL_NODES_INSIDE, arg=root)
     ARTIFACTS.mkdir(exist_ok=True)
     output.screenshot(path=str(ARTIFACTS / "notebook-output-scrolled-into-view.png"))
