@@ -19,6 +19,11 @@ TRIALS = 4
 CALL, ZERO, START_OVER = "Call .backward()", ".grad.zero_()", "Start over"
 
 
+# The browser's press log (explorer/ui/press_log.js): each log's last entries and how many it sent.
+PRESS_LOG = """() => [...((window.__agpPresses || {}).logs || new Map()).values()]
+    .map(log => ({seq: log.seq, sent: log.sent, last: log.entries.slice(-4)}))"""
+
+
 def click_quickly(page, names: list[str], gap_ms: int) -> None:
     """Click the buttons one after another, `gap_ms` apart, without waiting for the page."""
     for index, name in enumerate(names):
@@ -39,7 +44,11 @@ def trials(browser, server, names: list[str], gap_ms: int, ops: str, grad: str) 
             expect(metric(page, "w.grad")).to_have_text("None")
             expect(page.locator(".agp-queued:not(:empty)")).to_have_count(0)
         click_quickly(page, names, gap_ms)
-        expect(page).to_have_url(re.compile(rf"ops={ops}(&|$)"))
+        try:
+            expect(page).to_have_url(re.compile(rf"ops={ops}(&|$)"))
+        except AssertionError as error:  # say whether the page logged the presses (then Python lost one) or not
+            logged = page.evaluate(PRESS_LOG)
+            raise AssertionError(f"trial {trial}: the page's press log {logged}") from error
         expect(metric(page, "w.grad")).to_have_text(grad)  # (w - 2)² at w = 1: -2 per call
         # Nothing is left queued once the calls have landed.
         expect(page.locator(".agp-queued:not(:empty)")).to_have_count(0)
