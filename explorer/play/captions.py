@@ -15,7 +15,7 @@ import torch
 
 from explorer.core.backward import BackwardPass
 from explorer.core.graph import ACCUMULATE, INPUT, LEAF_EDGE, OP, SAVED, SAVED_EDGE, Graph
-from explorer.values import format_number
+from explorer.values import format_number, real_numbers
 
 MAX_NAMESAKES_BY_LEAVES = 8  # ops sharing a name are told apart by their leaves up to this many, else counted
 SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
@@ -134,7 +134,7 @@ def arrived_line(arrived, parts: list[Any], dtype: str | None = None) -> str:
     the node gets it, and float32 may round the sum: the words then say so, never "a + b = c" for a c
     that is not a + b."""
     text = value_text(arrived)
-    if len(parts) == 1 and _numeric(parts[0]) and _numeric(arrived) and not _same(parts[0], arrived):
+    if len(parts) == 1 and real_numbers(parts[0]) and real_numbers(arrived) and not _same(parts[0], arrived):
         return f"{text} arrives (a hook on the tensor before this node made it from {value_text(parts[0])})"
     if len(parts) > 1 and all(isinstance(p, float) for p in parts):
         paths = f"the engine adds the gradients of its {len(parts)} paths"
@@ -174,7 +174,7 @@ def accumulate_lines(leaf_name: str, arrived_text: str, before, arrived, after,
     A post-accumulate-grad hook runs after the sum and may change .grad: then the sum is written with
     what AccumulateGrad made of it, and the hook's change after it."""
     change = change_text(before, after)
-    numeric = _numeric(arrived) and _numeric(after) and (before is None or _numeric(before))
+    numeric = real_numbers(arrived) and real_numbers(after) and (before is None or real_numbers(before))
     made = arrived if before is None else rounded_sum([before, arrived], dtype) if numeric else after
     if before is None:
         rule = f"{leaf_name} had no .grad yet, so .grad becomes {format_number(made)}"
@@ -327,15 +327,9 @@ def _flat(value) -> list:
     return [x for item in value for x in _flat(item)] if isinstance(value, list) else [value]
 
 
-def _numeric(value) -> bool:
-    """A recorded number or list of numbers (not None, not a big tensor's shape in words)."""
-    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in _flat(value)) \
-        if isinstance(value, (list, float, int)) else False
-
-
 def _same(a, b) -> bool:
     """Equal numbers or lists, NaN equal to NaN: what was sent is what arrived."""
-    if not (_numeric(a) and _numeric(b)):
+    if not (real_numbers(a) and real_numbers(b)):
         return False
     left, right = torch.tensor(a, dtype=torch.float64), torch.tensor(b, dtype=torch.float64)
     return left.shape == right.shape and bool(torch.equal(left.isnan(), right.isnan())) and \
