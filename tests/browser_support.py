@@ -65,12 +65,18 @@ def wait_until_serving(process: subprocess.Popen, port: int) -> subprocess.Popen
 COUNT_RUNS = """
 window.__appRuns = {started: 0, finished: 0};
 new MutationObserver(records => {
-    for (const record of records) {
-        const state = record.target.getAttribute('data-test-script-state');
-        if (state === record.oldValue) continue;
-        if (state === 'running') window.__appRuns.started += 1;
-        if (state === 'notRunning') window.__appRuns.finished += 1;
-    }
+    // A busy spell, from leaving notRunning to coming back, is one run: a rerun requested during a
+    // run goes running -> rerunRequested -> running -> notRunning, and counting each "running" left
+    // started ahead of finished for good (wait_for_app then waited out its timeout).
+    const idle = value => value === null || value === 'notRunning';
+    records.forEach((record, index) => {
+        // What the attribute became: the next change's old value, or for the last change the value
+        // now (one callback can carry several changes).
+        const next = records.slice(index + 1).find(later => later.target === record.target);
+        const state = next ? next.oldValue : record.target.getAttribute('data-test-script-state');
+        if (idle(record.oldValue) && !idle(state)) window.__appRuns.started += 1;
+        if (idle(state) && !idle(record.oldValue)) window.__appRuns.finished += 1;
+    });
 }).observe(document, {subtree: true, attributes: true, attributeOldValue: true,
                       attributeFilter: ['data-test-script-state']});
 """
