@@ -31,6 +31,13 @@ def open_app(path: str, query: dict | None = None):
     return at.run()
 
 
+def open_tab(at, key: str, label: str):
+    """Open one of the results' tabs of the explore() with this key, and rerun: every tab but the
+    graph's is drawn only while open (explorer/ui/page.py), as a student's click on it does."""
+    at.session_state[f"{key}:tab"] = label
+    return at.run()
+
+
 def metric(at, label: str) -> str:
     """The value an st.metric with this label shows."""
     return next(m.value for m in at.metric if m.label == label)

@@ -11,7 +11,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 from streamlit.util import calc_hash
-from support import APP, APPTEST_TIMEOUT, ROOT, close, metric, players, shown
+from support import APP, APPTEST_TIMEOUT, ROOT, close, metric, open_tab, players, shown
 
 from explorer.functions.lesson_files import LESSONS_VARIABLE, OWN_LESSONS_HEADING
 
@@ -94,6 +94,7 @@ def test_calls_and_zero_open_the_page_on_those_calls(app):
     at = open_lesson(app, "training-steps")
     assert not at.exception and at.title[0].value == "Three steps of a loss, cleared between them"
     # CALLS = 3, ZERO = "zero": backward, zero_(), backward, zero_(), backward, made when the page opened.
+    open_tab(at, "training-steps:training-steps", "History of calls")
     history = next(table for table in at.table if "action" in table.value.columns)
     assert list(history.value["action"]) == ["backward", "zero_()", "backward", "zero_()", "backward"]
     v = torch.tensor([0.0, 1.0, 2.0], requires_grad=True)

@@ -8,7 +8,7 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-from support import APP, metric, open_app, shown, players
+from support import APP, metric, open_app, open_tab, shown, players
 from explorer.functions.lessons import CHAPTER_PAGES, EXTRA_PAGES, PAGES, lessons_on_page
 from explorer.ui.links import PAGE_FILES
 
@@ -113,6 +113,8 @@ def test_accumulation_then_both_zeroings():
     assert metric(at, "w.grad") == "None"
     click(at, f"{key}:backward")
     assert metric(at, "w.grad") == "-2"
+    assert not at.table  # the history's tab is closed, so not drawn
+    open_tab(at, key, "History of calls")
     history = at.table[-1].value if at.table else None
     assert history is not None and list(history["action"]) == [
         "backward", "backward", "backward", "zero_()", "backward", "set to None", "backward"]

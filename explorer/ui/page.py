@@ -267,22 +267,29 @@ def _show_results(session: BackwardSession, key: str, lesson: Lesson | None) -> 
     if session.history:
         st.markdown(accumulation_strip(session))
     latest = session.passes[-1] if session.passes else None
+    # The other tabs are drawn only while open: their tables and torchviz's picture, hidden, cost the
+    # browser about 200 ms of every call's run (timed in Chromium, README "Speed"). Opening one reruns the page.
+    # The player is always drawn, so a call made on another tab has its player ready behind it.
     tab_graph, tab_order, tab_history, tab_torchviz = st.tabs(
-        ["Autograd graph", "Engine order", "History of calls", "torchviz's view"])
+        ["Autograd graph", "Engine order", "History of calls", "torchviz's view"], key=f"{key}:tab",
+        on_change="rerun")
     with tab_graph:
         _graph_view(session, key)
-    with tab_order:
-        if latest is None:
-            st.info("No backward call yet.")
-        else:
-            st.table(events_table(latest))
-    with tab_history:
-        if session.history:
-            st.table(history_table(session))
-        else:
-            st.info("Nothing done yet.")
-    with tab_torchviz:
-        _torchviz_view(session)
+    if tab_order.open:
+        with tab_order:
+            if latest is None:
+                st.info("No backward call yet.")
+            else:
+                st.table(events_table(latest))
+    if tab_history.open:
+        with tab_history:
+            if session.history:
+                st.table(history_table(session))
+            else:
+                st.info("Nothing done yet.")
+    if tab_torchviz.open:
+        with tab_torchviz:
+            _torchviz_view(session)
     if lesson is not None and lesson.by_hand is not None:
         _by_hand_check(session, lesson)
 

@@ -77,3 +77,37 @@ def test_accumulation_animates_each_call_in_engine_order(page, server):
     assert names == engine_order  # PowBackward0, SubBackward0, AccumulateGrad
     page.keyboard.press("End")
     screenshot(page, "app-animation-end")
+
+
+def test_the_tabs_beside_the_graph_are_drawn_when_opened(page, server):
+    """Only the graph's tab is drawn with every call (the others cost the browser about 200 ms of each
+    run, hidden); opening one draws it, with PyTorch's numbers."""
+    page.goto(f"{server}/Accumulation")
+    wait_for_app(page)
+    expected = pytorch_accumulation(2)
+    for value in expected:
+        page.get_by_role("button", name="Call .backward()").click()
+        expect(metric(page, "w.grad")).to_have_text(value)
+        wait_for_app(page)
+    panels = page.locator("[role='tabpanel']")
+    expect(panels.locator("table")).to_have_count(0)  # neither table is on the page while its tab is closed
+    expect(the_player(page)).to_be_visible()
+
+    page.get_by_role("tab", name="Engine order").click()
+    rows = page.locator("[data-testid='stTable'] tbody tr")
+    lesson = get_lesson("accumulation")
+    engine_order = [event.name for event in run_calls(lesson.fn, lesson.defaults, 1).passes[0].events]
+    expect(rows).to_have_count(len(engine_order))
+    expect(rows.last).to_contain_text(f"w.grad: {expected[0]} → {expected[1]}")  # the latest call's last step
+
+    page.get_by_role("tab", name="History of calls").click()
+    expect(rows).to_have_count(len(expected))
+    for index, value in enumerate(expected):
+        expect(rows.nth(index)).to_contain_text(value)
+
+    page.get_by_role("tab", name="torchviz's view").click()
+    expect(page.locator("[role='tabpanel']:visible svg")).to_have_count(1)
+    expect(rows).to_have_count(0)
+    page.get_by_role("tab", name="Autograd graph").click()
+    expect(the_player(page)).to_be_visible()
+    expect(metric(page, "w.grad")).to_have_text(expected[-1])
