@@ -125,7 +125,16 @@ BROKEN = {
                      "ZERO must be one of none, zero, set-none"),
     "a leaf shared by every student": ("bad.py", '"""T"""\nimport torch\nW = torch.ones(2, requires_grad=True)\n'
                                        'def f(x=3.0):\n    return (W * x).sum()\n', 3,
-                                       "W is a tensor that requires grad at the top of the file"),
+                                       "W is a tensor that requires grad outside f"),
+    "a tensor at the top that f makes a leaf": ("bad.py", '"""T"""\nimport torch\nW = torch.ones(())\n'
+                                                'def f(x=3.0):\n    W.requires_grad_()\n    return W * x\n', 3,
+                                                "f makes W, outside f, require grad"),
+    "a leaf f closes over": ("bad.py", '"""T"""\nimport torch\ndef make():\n'
+                             '    W = torch.ones((), requires_grad=True)\n    def f(x=3.0):\n        return W * x\n'
+                             '    return f\nf = make()\n', 4, "W is a tensor that requires grad outside f"),
+    "a list at the top that f fills": ("bad.py", '"""T"""\nimport torch\nSEEN = []\ndef f(x=3.0):\n'
+                                       '    SEEN.append(torch.ones((), requires_grad=True))\n    return SEEN[-1] * x\n',
+                                       3, "after a call of f, SEEN, outside f, holds tensors that require grad"),
     "a layer shared by every student": ("bad.py", '"""T"""\nimport torch\nlayer = torch.nn.Linear(1, 1)\n'
                                         'def f(x=3.0):\n    return layer(x.reshape(1)).sum()\n', 3,
                                         "layer holds tensors that require grad"),

@@ -147,11 +147,13 @@ def load_lesson_file(path: str | os.PathLike, taken: set[str] | frozenset[str] |
     if not inspect.isfunction(fn):
         raise LessonFileError(path, _line_of(text, "f"), "has no function f: define `def f(x=3.0): return x ** 2`.")
     defaults = _defaults(path, fn)
-    _refuse_global_leaves(path, text, module)
+    _refuse_global_leaves(path, text, module, fn)
     expected = _expected(path, text, module, defaults)
     calls, zero = _calls_and_zero(path, text, module)
     by_hand = getattr(module, "by_hand", None)
     grads = _autograd(path, fn, defaults)
+    # Again after f has run: f may itself make a tensor at the top require grad (W.requires_grad_()).
+    _refuse_global_leaves(path, text, module, fn, after_call=True)
     _check_expected(path, text, expected, grads)
     if by_hand is not None:
         _check_by_hand(path, fn, by_hand, defaults, grads)
@@ -219,8 +221,9 @@ def _without_docstring(text: str) -> str:
 
 
 def _line_of(text: str, name: str) -> int:
-    """Where the module sets `name` (def, assignment), or 1."""
-    for node in ast.parse(text).body:
+    """Where the file sets `name` (def, assignment), or 1: at the top first (ast.walk goes level by
+    level), then inside a function (a variable f closes over)."""
+    for node in ast.walk(ast.parse(text)):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name:
             return node.lineno
         targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) \
@@ -291,17 +294,23 @@ def _as_floats(value):
     return [_as_floats(item) for item in value] if isinstance(value, list) else float(value)
 
 
-def _refuse_global_leaves(path: Path, text: str, module) -> None:
-    """A tensor that requires grad at module level would be one tensor shared by every student of
-    the server (its .grad piling up across browsers): the leaves belong in f's parameters."""
-    for name, value in vars(module).items():
-        if isinstance(value, torch.Tensor) and value.requires_grad:
-            raise LessonFileError(path, _line_of(text, name), f"{name} is a tensor that requires grad at the top of "
-                                  "the file, where every student would share it; make it a parameter of f.")
-        if holds_grad_tensor(value):
-            raise LessonFileError(path, _line_of(text, name), f"{name} holds tensors that require grad (a layer's "
-                                  "parameters, a list of tensors) at the top of the file, where every student would "
-                                  "share them; build it inside f, from f's parameters.")
+def _refuse_global_leaves(path: Path, text: str, module, fn, after_call: bool = False) -> None:
+    """A tensor that requires grad at module level, or in a variable f closes over, would be one
+    tensor shared by every student of the server (its .grad piling up across browsers): the leaves
+    belong in f's parameters. Checked when the file has run, and `after_call`, once f has run too."""
+    shared = {**vars(module), **inspect.getclosurevars(fn).nonlocals}
+    for name, value in shared.items():
+        if not holds_grad_tensor(value):
+            continue
+        tensor = isinstance(value, torch.Tensor)
+        if after_call:
+            where = (f"f makes {name}, outside f, require grad" if tensor else
+                     f"after a call of f, {name}, outside f, holds tensors that require grad")
+        else:
+            where = (f"{name} is a tensor that requires grad outside f" if tensor else
+                     f"{name} holds tensors that require grad (a layer's parameters, a list of tensors) outside f")
+        raise LessonFileError(path, _line_of(text, name), f"{where}, where every student would share it; "
+                              "build it inside f, from f's parameters.")
 
 
 def holds_grad_tensor(value, depth: int = 3) -> bool:
